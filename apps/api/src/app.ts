@@ -1,0 +1,76 @@
+import type { Logger } from "@kex/core";
+import type { Db } from "@kex/db";
+import type { Registry } from "@kex/metrics";
+import type { AccountPauseStore } from "@kex/queue";
+import type { Queue } from "bullmq";
+import express, { type Express } from "express";
+import type { Redis } from "ioredis";
+import { authenticate, requireBasicAuth } from "./auth";
+import { errorHandler, notFoundRoute } from "./errors";
+import { idempotency } from "./idempotency";
+import type { ApiMetrics } from "./metrics";
+import { openApiRoutes } from "./openapi";
+import { tenantRateLimit } from "./rate-limit";
+import { requestLogging } from "./request-logging";
+import { callbackUrlGuard } from "./callback-urls";
+import { cancelRoutes } from "./routes/cancel";
+import { chainRoutes } from "./routes/chains";
+import { deliveryRoutes } from "./routes/deliveries";
+import { extensionRoutes } from "./routes/extensions";
+import { healthRoutes } from "./routes/health";
+import { keyRoutes } from "./routes/keys";
+import { metricsRoutes } from "./routes/metrics";
+import { queueDashboard } from "./routes/queue-dashboard";
+import { webhookRoutes } from "./routes/webhooks";
+import { uiRoutes } from "./ui";
+
+export interface AppDeps {
+  db: Db;
+  redis: Redis;
+  pauses: AccountPauseStore;
+  /** `priorities[i]`: the job's position in its tenant's backlog (fair share). */
+  enqueue: (jobIds: readonly string[], priorities?: readonly number[]) => Promise<void>;
+  logger: Logger;
+  /** This process's Prometheus registry (served at /metrics) and the metrics recorded into it. */
+  registry: Registry;
+  metrics: ApiMetrics;
+  /** Queues shown by the dashboard at /admin/queues. */
+  dashboardQueues: readonly Queue[];
+  settings: { apiToken: string; callbackSecret: string; bodyLimit: string; rateLimitPerSec: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
+}
+
+/** The HTTP app, built from its dependencies (tests build their own). */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(requestLogging(deps.logger));
+  app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps.registry));
+  app.use(openApiRoutes());
+  app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
+  app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));
+  app.use(
+    "/v1",
+    authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),
+    tenantRateLimit({ redis: deps.redis, prefix: deps.settings.queuePrefix, perSecond: deps.settings.rateLimitPerSec, logger: deps.logger }),
+    express.json({ limit: deps.settings.bodyLimit }),
+    // Secrets shown once (a new key) are not kept: a replay shows them as null.
+    idempotency({ db: deps.db, ttlMs: 24 * 3600_000, redact: ["key", "api_key"] }),
+    keyRoutes({ db: deps.db, logger: deps.logger }),
+    extensionRoutes({
+      db: deps.db,
+      enqueue: deps.enqueue,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }),
+    }),
+    cancelRoutes({ db: deps.db, logger: deps.logger, metrics: deps.metrics }),
+    chainRoutes({ db: deps.db, enqueue: deps.enqueue, logger: deps.logger, checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }) }),
+    deliveryRoutes({ db: deps.db, logger: deps.logger }),
+  );
+  app.use("/ui", uiRoutes({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger }));
+  app.use(notFoundRoute);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

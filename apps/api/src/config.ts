@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { DEFAULT_QUEUE_PREFIX } from "@kex/queue";
+
+/** API settings, parsed once at startup from the environment (the only place that reads it). */
+export const ApiConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/kling_orchestrator"),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
+  /** Bearer token clients send on /v1/*. */
+  API_TOKEN: z.string().min(16, "must be at least 16 characters"),
+  /** HMAC key for upstream callback URL tokens; the worker must have the same. */
+  CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
+  /** Largest accepted request body (a 10,000-item batch with long prompts is ~50 MB). */
+  BODY_LIMIT: z.string().default("64mb"),
+  /** Longest a request waits for Redis to take its jobs before answering anyway (the sweeper enqueues them later). */
+  ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(30_000),
+  /** Requests per second per tenant on /v1 (counted in Redis, shared by every API process); 0 = no limit. */
+  API_RATE_LIMIT_PER_SEC: z.coerce.number().int().min(0).default(100),
+  /** How long a verified API key is trusted before it is looked up again (a revocation takes effect within this). */
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** "true" accepts callback_url destinations on loopback, private, link-local and metadata addresses (tests, local demos). */
+  ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+});
+export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+
+/** Parses the environment or stops the process with a message naming every bad variable. */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = ApiConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid api configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

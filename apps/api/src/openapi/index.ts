@@ -1,0 +1,2 @@
+export { createOpenApiDocument } from "./document";
+export { openApiRoutes } from "./routes";

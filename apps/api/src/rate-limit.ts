@@ -1,0 +1,36 @@
+import type { Logger } from "@kex/core";
+import type { RequestHandler } from "express";
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { authOf } from "./auth";
+import { ApiError } from "./errors";
+
+/**
+ * Per-tenant request rate limit, counted in Redis so it holds across every API process. While Redis
+ * is unreachable each process falls back to its own in-memory limiter (the API keeps working).
+ * `perSecond` 0 turns it off.
+ */
+export function tenantRateLimit(deps: { redis: Redis; prefix: string; perSecond: number; logger: Logger }): RequestHandler {
+  if (deps.perSecond <= 0) return (_req, _res, next) => next();
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${deps.prefix}:ratelimit`,
+    points: deps.perSecond,
+    duration: 1,
+    insuranceLimiter: new RateLimiterMemory({ points: deps.perSecond, duration: 1 }),
+  });
+  return async (_req, res, next) => {
+    const { tenantId } = authOf(res);
+    try {
+      const result = await limiter.consume(tenantId);
+      res.set("RateLimit-Limit", String(deps.perSecond));
+      res.set("RateLimit-Remaining", String(result.remainingPoints));
+      next();
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+      res.set("Retry-After", String(retryAfter));
+      throw new ApiError(429, "rate_limited", `too many requests for this tenant (limit ${deps.perSecond}/s); retry after ${retryAfter} s`);
+    }
+  };
+}

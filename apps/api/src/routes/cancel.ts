@@ -1,0 +1,42 @@
+import { type Logger } from "@kex/core";
+import { cancelBatch, cancelJob, getBatchWithCounts, getJobForTenant, toBatchResource, toJobResource, type Db } from "@kex/db";
+import { countFinished } from "@kex/metrics";
+import { Router } from "express";
+import { authOf } from "../auth";
+import { ApiError, notFound, idParam } from "../errors";
+import type { ApiMetrics } from "../metrics";
+
+/** `POST /v1/extensions/:id/cancel` and `POST /v1/batches/:id/cancel`: cancel what has not finished. */
+export function cancelRoutes(deps: { db: Db; logger: Logger; metrics: Pick<ApiMetrics, "jobsFinished"> }): Router {
+  const router = Router();
+
+  router.post("/extensions/:id/cancel", async (req, res) => {
+    const id = idParam(req, "extension");
+    if (!(await getJobForTenant(deps.db, authOf(res).tenantId, id))) throw notFound("extension", id);
+    const result = countFinished(deps.metrics.jobsFinished, await cancelJob(deps.db, id), "api");
+    if (result.outcome === "not_found") throw notFound("extension", id);
+    if (result.outcome === "unchanged") {
+      throw new ApiError(409, "already_finished", `extension ${id} already finished (${result.job.status}); nothing to cancel`, {
+        status: result.job.status,
+      });
+    }
+    req.log.info({ jobId: id, from: result.from }, "job canceled");
+    res.json(toJobResource(result.job));
+  });
+
+  router.post("/batches/:id/cancel", async (req, res) => {
+    const id = idParam(req, "batch");
+    const before = await getBatchWithCounts(deps.db, id, authOf(res).tenantId);
+    if (!before) throw notFound("batch", id);
+    const { canceled } = await cancelBatch(deps.db, id);
+    if (canceled.length > 0) deps.metrics.jobsFinished.inc({ status: "canceled", source: "api" }, canceled.length);
+    const after = await getBatchWithCounts(deps.db, id);
+    if (canceled.length === 0) {
+      throw new ApiError(409, "already_finished", `batch ${id} already finished; nothing to cancel`, { counts: after!.counts });
+    }
+    req.log.info({ batchId: id, canceled: canceled.length }, "batch canceled");
+    res.json({ ...toBatchResource(after!.batch, after!.counts), canceled: canceled.length });
+  });
+
+  return router;
+}

@@ -1,0 +1,48 @@
+import { ChainCreateSchema, type Logger } from "@kex/core";
+import { createChain, getChainView, retryChain, type Db } from "@kex/db";
+import { Router } from "express";
+import { authOf } from "../auth";
+import { enqueueFairly, type EnqueueFn } from "../enqueue";
+import { ApiError, notFound, parseOr400, idParam } from "../errors";
+
+/**
+ * Extension chains: step n extends step n-1's result video. A chain longer than upstream's 3 minutes
+ * is refused up front when it must be (steps × 4.5 s), and otherwise stopped at the step that would
+ * pass it; a failed step stops the chain and `retry` resumes from it.
+ */
+export function chainRoutes(deps: { db: Db; enqueue: EnqueueFn; logger: Logger; checkCallbackUrls?: (urls: Array<{ field: string; url: string }>) => Promise<void> }): Router {
+  const { db } = deps;
+  const router = Router();
+
+  router.post("/chains", async (req, res) => {
+    if (!req.is("application/json")) throw new ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+    const input = parseOr400(ChainCreateSchema, req.body);
+    await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
+    const { tenantId } = authOf(res);
+    const { chain, jobId } = await createChain(db, { tenantId, input });
+    await enqueueFairly(deps, tenantId, [jobId], req.log);
+    req.log.info({ chainId: chain.id, jobId, steps: input.steps.length }, "chain created");
+    res.status(202).json(await getChainView(db, tenantId, chain.id));
+  });
+
+  router.get("/chains/:id", async (req, res) => {
+    const id = idParam(req, "chain");
+    const view = await getChainView(db, authOf(res).tenantId, id);
+    if (!view) throw notFound("chain", id);
+    res.json(view);
+  });
+
+  router.post("/chains/:id/retry", async (req, res) => {
+    const id = idParam(req, "chain");
+    const { tenantId } = authOf(res);
+    const result = await retryChain(db, { tenantId, chainId: id });
+    if (result.outcome === "not_found") throw notFound("chain", id);
+    if (result.outcome === "not_failed") throw new ApiError(409, "chain_not_failed", `chain ${id} is ${result.status}; only a failed chain can be retried`);
+    if (result.outcome === "too_long") throw new ApiError(409, "video_too_long", result.message);
+    await enqueueFairly(deps, tenantId, [result.jobId], req.log);
+    req.log.info({ chainId: id, jobId: result.jobId }, "chain resumed");
+    res.status(202).json(await getChainView(db, tenantId, id));
+  });
+
+  return router;
+}

@@ -1,0 +1,111 @@
+import {
+  BatchCreateSchema,
+  decodeCursor,
+  encodeCursor,
+  ExtensionCreateSchema,
+
+  ListExtensionsQuerySchema,
+  type Logger,
+} from "@kex/core";
+import {
+  createBatch,
+  createJob,
+  getBatchWithCounts,
+  getJobForTenant,
+  getJobEvents,
+  listJobs,
+  toBatchResource,
+  toJobEventResource,
+  toJobResource,
+  type Db,
+} from "@kex/db";
+import { Router, type Request } from "express";
+import { authOf } from "../auth";
+import { enqueueFairly } from "../enqueue";
+import { batchCallbackUrls, type CallbackUrlGuard } from "../callback-urls";
+import { ApiError, notFound, parseOr400, idParam } from "../errors";
+import type { ApiMetrics } from "../metrics";
+
+export interface ExtensionRouteDeps {
+  db: Db;
+  /** Puts submit jobs on the queue. May fail (Redis down): the rows are stored and the sweeper enqueues them. */
+  enqueue: (jobIds: readonly string[], priorities?: readonly number[]) => Promise<void>;
+  /** For lines outside a request; request handlers log through `req.log` (it carries the request id). */
+  logger: Logger;
+  metrics: Pick<ApiMetrics, "jobsCreated">;
+  /** Refuses callback URLs that point at internal addresses (400, rule `ssrf_blocked`); none = no check. */
+  checkCallbackUrls?: CallbackUrlGuard;
+}
+
+function requireJson(req: Request): void {
+  if (!req.is("application/json")) {
+    throw new ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+  }
+}
+
+export function extensionRoutes(deps: ExtensionRouteDeps): Router {
+  const { db, metrics } = deps;
+  const router = Router();
+
+  const enqueue = (tenantId: string, jobIds: readonly string[], log: Logger) => enqueueFairly(deps, tenantId, jobIds, log);
+
+  router.post("/extensions", async (req, res) => {
+    requireJson(req);
+    const input = parseOr400(ExtensionCreateSchema, req.body);
+    await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
+    const { tenantId } = authOf(res);
+    const job = await createJob(db, { input, tenantId });
+    metrics.jobsCreated.inc({ kind: "single" });
+    await enqueue(tenantId, [job.id], req.log);
+    req.log.info({ jobId: job.id }, "job created");
+    res.status(202).json(toJobResource(job));
+  });
+
+  router.post("/batches", async (req, res) => {
+    requireJson(req);
+    const body = parseOr400(BatchCreateSchema, req.body);
+    await deps.checkCallbackUrls?.(batchCallbackUrls(body));
+    const { tenantId } = authOf(res);
+    const { batch, jobIds } = await createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId });
+    metrics.jobsCreated.inc({ kind: "batch" }, jobIds.length);
+    await enqueue(tenantId, jobIds, req.log);
+    req.log.info({ batchId: batch.id, total: batch.total }, "batch created");
+    res.status(202).json({ id: batch.id, total: batch.total, jobs: jobIds });
+  });
+
+  router.get("/extensions", async (req, res) => {
+    const query = parseOr400(ListExtensionsQuerySchema, req.query, "query string");
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (cursor === null) {
+      throw new ApiError(400, "validation_failed", "invalid query string: cursor: not a cursor returned by this API", [
+        { field: "cursor", rule: "invalid_cursor", message: "not a cursor returned by this API" },
+      ]);
+    }
+    const page = await listJobs(db, { tenantId: authOf(res).tenantId, status: query.status, batchId: query.batch_id, limit: query.limit, cursor });
+    res.json({ data: page.jobs.map(toJobResource), next_cursor: page.next ? encodeCursor(page.next) : null });
+  });
+
+  router.get("/extensions/:id", async (req, res) => {
+    const id = idParam(req, "extension");
+    const job = await getJobForTenant(db, authOf(res).tenantId, id);
+    if (!job) throw notFound("extension", id);
+    res.json(toJobResource(job));
+  });
+
+  router.get("/extensions/:id/events", async (req, res) => {
+    const id = idParam(req, "extension");
+    const job = await getJobForTenant(db, authOf(res).tenantId, id);
+    if (!job) throw notFound("extension", id);
+    const events = await getJobEvents(db, id);
+    res.json({ data: events.map(toJobEventResource) });
+  });
+
+  router.get("/batches/:id", async (req, res) => {
+    const id = idParam(req, "batch");
+    const found = await getBatchWithCounts(db, id, authOf(res).tenantId);
+    if (!found) throw notFound("batch", id);
+    res.json(toBatchResource(found.batch, found.counts));
+  });
+
+  return router;
+}

@@ -1,0 +1,21 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import type { Queue } from "bullmq";
+import type { Router } from "express";
+
+/**
+ * The BullMQ dashboard (bull-board) for these queues, served under `basePath`. Mount it behind auth:
+ * it shows job payloads and can retry, promote, clean and remove jobs. Postgres stays the source of
+ * truth, so anything done here is healed by the sweeper (a removed submit is enqueued again).
+ */
+export function queueDashboard(queues: readonly Queue[], basePath: string): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({
+    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "kex queues" } },
+  });
+  return serverAdapter.getRouter() as Router;
+}

@@ -1,0 +1,85 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createLogger, JOB_CATALOG, type Logger } from "@kex/core";
+import { createDb, type Db } from "@kex/db";
+import { createMetricsRegistry, type Registry } from "@kex/metrics";
+import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
+import { Queue } from "bullmq";
+import { createApp } from "./app";
+import type { ApiConfig } from "./config";
+import { createApiMetrics } from "./metrics";
+
+export interface RunningApi {
+  url: string;
+  server: Server;
+  db: Db;
+  close(): Promise<void>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Wires clients together and listens. Everything it opens, `close()` closes. */
+export async function startApi(config: ApiConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningApi> {
+  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL });
+  const registry = options.registry ?? createMetricsRegistry();
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  // Fail fast: while Redis is down, requests must not hang; the rows are kept and swept later.
+  const redis = createRedis(config.REDIS_URL, { failFast: true });
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis error"));
+  const queue = createSubmitQueue(redis, { prefix: config.QUEUE_PREFIX });
+  queue.on("error", (err) => logger.warn({ err: err.message }, "queue error"));
+  // Only read by the dashboard; the worker owns the maintenance schedulers.
+  const maintenanceQueue = new Queue(JOB_CATALOG.maintenance.queue, { connection: redis, prefix: config.QUEUE_PREFIX });
+  maintenanceQueue.on("error", (err) => logger.warn({ err: err.message }, "queue error"));
+  const app = createApp({
+    db,
+    redis,
+    pauses: new AccountPauseStore(redis, config.QUEUE_PREFIX),
+    enqueue: async (ids, priorities) => {
+      // While Redis is down, don't wait for it: the rows are stored and the sweeper enqueues them.
+      if (redis.status !== "ready") throw new Error(`redis is ${redis.status}`);
+      await withTimeout(enqueueSubmits(queue, ids, priorities), config.ENQUEUE_TIMEOUT_MS, "enqueue");
+    },
+    logger,
+    registry,
+    metrics: createApiMetrics(registry),
+    dashboardQueues: [queue, maintenanceQueue],
+    settings: {
+      apiToken: config.API_TOKEN,
+      callbackSecret: config.CALLBACK_SECRET,
+      bodyLimit: config.BODY_LIMIT,
+      rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
+      keyCacheMs: config.API_KEY_CACHE_MS,
+      queuePrefix: config.QUEUE_PREFIX,
+      allowPrivateWebhookUrls: config.ALLOW_PRIVATE_WEBHOOK_URLS,
+    },
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.HOST}:${port}`;
+  logger.info({ url }, "api listening");
+  return {
+    url,
+    server,
+    db,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.all([queue.close(), maintenanceQueue.close()]);
+      redis.disconnect();
+      await db.$disconnect();
+      logger.info("api stopped");
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { uiRoutes, type UiRouteDeps } from "./routes";

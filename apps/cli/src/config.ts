@@ -1,0 +1,25 @@
+import { HttpUrlSchema } from "@kex/core";
+import { UsageError } from "./errors";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:3000";
+
+/** Where the API is and how to authenticate. The token is never printed. */
+export interface Connection {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  token: string;
+}
+
+/** The environment's defaults for the global flags: `KEX_URL`, `KEX_TOKEN`. The only reader of `process.env`. */
+export function readEnvDefaults(env: NodeJS.ProcessEnv = process.env): { url: string; token: string | undefined } {
+  return { url: env.KEX_URL || DEFAULT_API_URL, token: env.KEX_TOKEN || undefined };
+}
+
+/** Flags win over the environment. Throws a usage error (exit 2) naming what is missing or wrong. */
+export function resolveConnection(flags: { url?: string; token?: string }, env = readEnvDefaults()): Connection {
+  const url = (flags.url ?? env.url).replace(/\/+$/, "");
+  if (!HttpUrlSchema.safeParse(url).success) throw new UsageError(`--url must be an absolute http(s) URL (got ${JSON.stringify(url)})`);
+  const token = flags.token ?? env.token;
+  if (!token) throw new UsageError("no API token: set KEX_TOKEN (or pass --token)");
+  return { url, token };
+}

@@ -1,0 +1,52 @@
+/** Exit codes, the CLI's contract with scripts. */
+export const ExitCode = {
+  ok: 0,
+  /** With --wait / watch: at least one job ended failed or canceled. */
+  jobsFailed: 1,
+  /** Bad flags or arguments, unreadable file, invalid rows: nothing was sent. */
+  usage: 2,
+  /** The API answered with an error, or could not be reached. */
+  api: 3,
+  /** A bug in the CLI. */
+  internal: 4,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error whose message is meant for the user, with the exit code it ends the process with. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCodeValue,
+  ) {
+    super(message);
+  }
+}
+
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, ExitCode.usage);
+  }
+}
+
+export interface ApiErrorDetail {
+  field: string;
+  rule?: string;
+  message: string;
+}
+
+/** The API answered 4xx/5xx (`status` set) or was not reached at all (`status` undefined). */
+export class ApiRequestError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly code: string | undefined,
+    readonly details: ApiErrorDetail[] = [],
+  ) {
+    super(message, ExitCode.api);
+  }
+
+  /** Worth asking again (a poll, never a create): network trouble, 5xx, 429. */
+  get retryable(): boolean {
+    return this.status === undefined || this.status >= 500 || this.status === 429;
+  }
+}

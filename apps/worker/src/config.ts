@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { DEFAULT_QUEUE_PREFIX } from "@kex/queue";
+
+const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
+
+/** Worker settings, parsed once at startup from the environment (the only place that reads it). */
+export const WorkerConfigSchema = z
+  .object({
+    DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/kling_orchestrator"),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+    REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+    QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
+    /** Where upstream lives. Defaults to the local sandbox in proxy mode. */
+    KLING_BASE_URL: z.string().url().default("http://127.0.0.1:4010"),
+    /** "/kling" for the proxy (api.chainhub.tech), "" for the official API. */
+    KLING_PATH_PREFIX: z.string().default("/kling"),
+    /** Proxy mode: the static bearer key. */
+    KLING_API_KEY: optionalString,
+    /** Official mode: both set → JWT auth (HS256, 30 min). */
+    KLING_ACCESS_KEY: optionalString,
+    KLING_SECRET_KEY: optionalString,
+    KLING_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
+    /** The account's parallel-task limit (shared by all its keys); 0 = no cap. */
+    KLING_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(10),
+    /** Base URL at which upstream can reach our webhook receiver (apps/api). */
+    PUBLIC_BASE_URL: z.string().url().default("http://127.0.0.1:3000"),
+    /** HMAC key for callback URL tokens; the api must have the same. */
+    CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    /** How often a submit waiting for a free slot looks again. */
+    SLOT_POLL_MS: z.coerce.number().int().min(10).default(250),
+    /** How long submissions stop after 1100-1102 (account exception / arrears / resource pack). */
+    ACCOUNT_PAUSE_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
+    /** BullMQ lock on an active submit; must outlive one upstream call. */
+    LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(60_000),
+    /** How often the sweeper re-enqueues jobs missing from the queue (after a Redis flush, say). */
+    SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+    /** Jobs younger than this are left alone by the sweeper (the API is still enqueueing them). */
+    SWEEP_MIN_AGE_MS: z.coerce.number().int().min(0).default(10_000),
+    SWEEP_BATCH: z.coerce.number().int().min(1).default(20_000),
+    /** How often the reconciler runs. */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+    /** A job upstream has not reported on for this long is polled. */
+    RECONCILE_AFTER_MS: z.coerce.number().int().min(0).default(120_000),
+    /** Upstream queries per reconcile run, and per second. */
+    RECONCILE_BATCH: z.coerce.number().int().min(1).default(100),
+    RECONCILE_RPS: z.coerce.number().min(0.1).default(10),
+    /** A task with no final answer this long after upstream accepted it fails the job (upstream_timeout). */
+    TASK_DEADLINE_MS: z.coerce.number().int().min(1000).default(60 * 60_000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /**
+     * Port of the worker's /metrics and /healthz server: a number (0 = any free port) or "off". Unset =
+     * 9464, and then a port already taken (several workers on one host) only logs a warning.
+     */
+    METRICS_PORT: z.preprocess(
+      (v) => (v === "" ? undefined : v),
+      z
+        .union([z.literal("off"), z.coerce.number().int().min(0).max(65535)], { error: 'must be a port number (0 = any free port) or "off"' })
+        .optional(),
+    ),
+    /** Interface the metrics server listens on (0.0.0.0 to let Prometheus in from elsewhere). */
+    METRICS_HOST: z.string().default("127.0.0.1"),
+    /** Outbound webhooks: how often the dispatcher looks in Postgres for due deliveries. */
+    WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(500),
+    /** Webhook requests in flight at once per worker process. */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
+    /** One webhook request, connect to last byte; longer counts as a failed attempt. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** Delay before each attempt, comma-separated ms: the first (0 = at once), then after each failure; its length is the number of attempts. */
+    WEBHOOK_RETRY_SCHEDULE_MS: z
+      .preprocess(
+        (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : v),
+        z.array(z.coerce.number().int().min(0)).min(1, "must list at least one delay (ms)"),
+      )
+      .default([0, 5_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000, 5 * 3_600_000, 10 * 3_600_000]),
+    /** "true" lets webhooks go to loopback, private, link-local and metadata addresses (tests, local demos). */
+    ALLOW_PRIVATE_WEBHOOK_URLS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  })
+  .superRefine((c, ctx) => {
+    const jwt = Boolean(c.KLING_ACCESS_KEY) || Boolean(c.KLING_SECRET_KEY);
+    if (jwt && !(c.KLING_ACCESS_KEY && c.KLING_SECRET_KEY)) {
+      ctx.addIssue({ code: "custom", path: ["KLING_ACCESS_KEY"], message: "set both KLING_ACCESS_KEY and KLING_SECRET_KEY (official API) or neither" });
+    }
+    if (!jwt && !c.KLING_API_KEY) {
+      ctx.addIssue({ code: "custom", path: ["KLING_API_KEY"], message: "set KLING_API_KEY (proxy) or KLING_ACCESS_KEY + KLING_SECRET_KEY (official API)" });
+    }
+    if (c.KLING_HTTP_TIMEOUT_MS * 2 > c.LOCK_DURATION_MS) {
+      ctx.addIssue({ code: "custom", path: ["LOCK_DURATION_MS"], message: "must be at least twice KLING_HTTP_TIMEOUT_MS, so an upstream call never outlives the job lock" });
+    }
+  });
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+/** Parses the environment or stops the process with a message naming every bad variable. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = WorkerConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid worker configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,180 @@
+import { createLogger, JOB_CATALOG, type Logger, type SubmitPayload } from "@kex/core";
+import { Queue } from "bullmq";
+import { countInFlight, createDb, type Db } from "@kex/db";
+import { createKlingClient, type KlingClient } from "@kex/kling";
+import { createMetricsRegistry, type Registry } from "@kex/metrics";
+import { AccountPauseStore, createRedis, createSubmitQueue } from "@kex/queue";
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { WorkerConfig } from "./config";
+import { createMaintenance } from "./maintenance";
+import { createWorkerMetrics, instrumentKlingClient, registerWorkerGauges } from "./metrics";
+import { DEFAULT_METRICS_PORT, startWorkerMetricsServer, type RunningMetricsServer } from "./metrics-server";
+import { createSubmitProcessor } from "./submit-processor";
+import { createWebhookDispatcher, type WebhookDispatcher } from "./webhook-dispatcher";
+
+export interface RunningWorker {
+  worker: Worker<SubmitPayload>;
+  db: Db;
+  /** Run a sweep or reconcile now (tests, operators). */
+  maintenance: ReturnType<typeof createMaintenance>;
+  /** Sends outbound webhooks from Postgres (runOnce: tests, operators). */
+  webhooks: WebhookDispatcher;
+  /** Base URL of this worker's /metrics and /healthz server; null when it has none (METRICS_PORT=off, or the default port was taken). */
+  metricsUrl: string | null;
+  /** Stops taking jobs, lets active submits finish (or hands them back), closes connections. */
+  close(): Promise<void>;
+}
+
+export function klingClientFromConfig(config: WorkerConfig): KlingClient {
+  return createKlingClient({
+    baseUrl: config.KLING_BASE_URL,
+    pathPrefix: config.KLING_PATH_PREFIX,
+    auth:
+      config.KLING_ACCESS_KEY && config.KLING_SECRET_KEY
+        ? { mode: "jwt", accessKey: config.KLING_ACCESS_KEY, secretKey: config.KLING_SECRET_KEY }
+        : { mode: "static", apiKey: config.KLING_API_KEY ?? "" },
+    timeoutMs: config.KLING_HTTP_TIMEOUT_MS,
+  });
+}
+
+/** Wires clients together and starts the submit worker. Everything it opens, `close()` closes. */
+export async function startWorker(config: WorkerConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningWorker> {
+  const logger = options.logger ?? createLogger({ name: "worker", level: config.LOG_LEVEL });
+  const registry = options.registry ?? createMetricsRegistry();
+  const metrics = createWorkerMetrics(registry);
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const redis: Redis = createRedis(config.REDIS_URL);
+  const workerConnection: Redis = createRedis(config.REDIS_URL);
+  const queue = createSubmitQueue(redis, { prefix: config.QUEUE_PREFIX });
+  const pauses = new AccountPauseStore(redis, config.QUEUE_PREFIX);
+  let closing = false;
+
+  const kling = instrumentKlingClient(klingClientFromConfig(config), metrics);
+  const processor = createSubmitProcessor({
+    db,
+    kling,
+    queue,
+    pauses,
+    logger,
+    metrics,
+    closing: () => closing,
+    settings: {
+      maxInFlight: config.KLING_MAX_IN_FLIGHT,
+      slotPollMs: config.SLOT_POLL_MS,
+      maxSlotWaiters: Math.max(0, config.WORKER_CONCURRENCY - 1),
+      accountPauseMs: config.ACCOUNT_PAUSE_MS,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      callbackSecret: config.CALLBACK_SECRET,
+    },
+  });
+
+  const worker = new Worker<SubmitPayload>(JOB_CATALOG.submit.queue, processor, {
+    connection: workerConnection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    // An upstream call (KLING_HTTP_TIMEOUT_MS, at most half of this) always ends inside the lock,
+    // which BullMQ renews every lockDuration/2 while the processor runs.
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.LOCK_DURATION_MS,
+    maxStalledCount: 5,
+  });
+  worker.on("failed", (job, err) => {
+    logger.warn({ jobId: job?.data.jobId, attemptsMade: job?.attemptsMade, err: err.message }, "submit attempt failed");
+  });
+  worker.on("error", (err) => logger.error({ err: err.message }, "worker error"));
+  await worker.waitUntilReady();
+
+  // Safety nets: job schedulers run each once per interval across every worker process. Every
+  // process re-asserts the schedulers on a timer, so they come back after Redis loses its data.
+  const maintenance = createMaintenance({
+    db,
+    kling,
+    submitQueue: queue,
+    logger,
+    metrics,
+    settings: {
+      sweepMinAgeMs: config.SWEEP_MIN_AGE_MS,
+      sweepBatch: config.SWEEP_BATCH,
+      reconcileAfterMs: config.RECONCILE_AFTER_MS,
+      reconcileBatch: config.RECONCILE_BATCH,
+      reconcileRps: config.RECONCILE_RPS,
+      taskDeadlineMs: config.TASK_DEADLINE_MS,
+    },
+  });
+  const { maintenance: m } = JOB_CATALOG;
+  const maintenanceQueue = new Queue(m.queue, { connection: redis, prefix: config.QUEUE_PREFIX, defaultJobOptions: m.options });
+  const maintenanceConnection: Redis = createRedis(config.REDIS_URL);
+  const maintenanceWorker = new Worker(
+    m.queue,
+    async (job) => (job.name === m.jobs.sweep ? maintenance.sweep() : maintenance.reconcile()),
+    { connection: maintenanceConnection, prefix: config.QUEUE_PREFIX, concurrency: 1, lockDuration: config.LOCK_DURATION_MS },
+  );
+  maintenanceWorker.on("failed", (job, err) => logger.error({ task: job?.name, err: err.message }, "maintenance run failed"));
+  maintenanceWorker.on("error", (err) => logger.error({ err: err.message }, "maintenance worker error"));
+  const assertSchedulers = async () => {
+    try {
+      await maintenanceQueue.upsertJobScheduler(m.jobs.sweep, { every: config.SWEEP_INTERVAL_MS }, { name: m.jobs.sweep, data: {} });
+      await maintenanceQueue.upsertJobScheduler(m.jobs.reconcile, { every: config.RECONCILE_INTERVAL_MS }, { name: m.jobs.reconcile, data: {} });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, "could not register maintenance schedulers; will retry");
+    }
+  };
+  await assertSchedulers();
+  const healTimer = setInterval(() => void assertSchedulers(), Math.min(config.SWEEP_INTERVAL_MS, 30_000));
+  healTimer.unref();
+  registerWorkerGauges(registry, { countInFlight: () => countInFlight(db), maxInFlight: config.KLING_MAX_IN_FLIGHT, queues: [queue, maintenanceQueue] });
+  const webhooks = createWebhookDispatcher({
+    db,
+    logger,
+    metrics,
+    settings: {
+      pollMs: config.WEBHOOK_POLL_MS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS,
+      allowPrivateUrls: config.ALLOW_PRIVATE_WEBHOOK_URLS,
+    },
+  });
+  webhooks.start();
+  let metricsServer: RunningMetricsServer | null = null;
+  const running: RunningWorker = {
+    worker,
+    db,
+    maintenance,
+    webhooks,
+    metricsUrl: null,
+    async close() {
+      closing = true;
+      clearInterval(healTimer);
+      await metricsServer?.close();
+      await Promise.all([worker.close(), maintenanceWorker.close(), webhooks.close()]);
+      await maintenanceQueue.close();
+      await queue.close();
+      maintenanceConnection.disconnect();
+      redis.disconnect();
+      workerConnection.disconnect();
+      await db.$disconnect();
+      logger.info("worker stopped");
+    },
+  };
+  try {
+    metricsServer = await startWorkerMetricsServer({
+      registry,
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT === "off" ? null : (config.METRICS_PORT ?? DEFAULT_METRICS_PORT),
+      portIsDefault: config.METRICS_PORT === undefined,
+      healthy: () => !closing && worker.isRunning(),
+      logger,
+    });
+  } catch (err) {
+    await running.close();
+    throw err;
+  }
+  running.metricsUrl = metricsServer?.url ?? null;
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, maxInFlight: config.KLING_MAX_IN_FLIGHT, metrics: running.metricsUrl && `${running.metricsUrl}/metrics` },
+    "worker started",
+  );
+  return running;
+}

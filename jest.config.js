@@ -1,0 +1,10 @@
+/** One jest run for the whole monorepo. Types are checked by `turbo run typecheck`, so ts-jest only transpiles. */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+  testMatch: ["<rootDir>/{apps,packages}/*/{src,test}/**/*.test.ts"],
+  globalSetup: "<rootDir>/packages/testing/src/global-setup.ts",
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};

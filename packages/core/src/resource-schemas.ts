@@ -1,0 +1,215 @@
+import { z } from "zod";
+import type { JobStatus } from "./job-status";
+import { ChainStepSchema, JobStatusSchema, ValidationDetailSchema } from "./schemas";
+
+/**
+ * What the public API answers, as zod schemas: the TypeScript types of the responses are inferred from
+ * them (packages/db `toJobResource` & co. build exactly these), and the OpenAPI document at
+ * /openapi.json is generated from them, so the code, the types and the docs cannot drift apart.
+ * Objects are closed (`additionalProperties: false` in the document): a new field must be added here.
+ * `id`: the schema's name in the document (`#/components/schemas/<id>`).
+ */
+
+const TimestampSchema = z.iso.datetime().meta({ description: "ISO 8601, UTC, millisecond precision" });
+
+export const JobResultSchema = z.object({
+  video_id: z.string().meta({ description: "upstream id of the extended video" }),
+  url: z.string().meta({ description: "upstream URL of the video (upstream deletes it 30 days after generation)" }),
+  duration: z.number().nullable().meta({ description: "total length of the extended video in seconds" }),
+});
+
+export const JobErrorSchema = z.object({
+  code: z.string().meta({
+    description:
+      'the upstream\'s code for a refused create (e.g. "1203": the video does not exist), `task_failed`, `upstream_unavailable`, `upstream_timeout`, `upstream_task_missing` or `canceled`',
+  }),
+  message: z.string(),
+});
+
+/** The public job object of DESIGN.md (snake_case, as upstream). */
+export const JobResourceSchema = z
+  .object({
+    id: z.uuid(),
+    batch_id: z.uuid().nullable(),
+    status: JobStatusSchema,
+    video_id: z.string(),
+    prompt: z.string(),
+    negative_prompt: z.string().nullable(),
+    cfg_scale: z.number().nullable(),
+    callback_url: z.string().nullable(),
+    metadata: z.unknown().meta({ description: "the `metadata` object given at creation, or null" }),
+    upstream_task_id: z.string().nullable(),
+    upstream_status: z.string().nullable().meta({ description: "the upstream task status last seen" }),
+    attempts: z.number().int().min(0),
+    result: JobResultSchema.nullable().meta({ description: "set when the job succeeded" }),
+    error: JobErrorSchema.nullable().meta({ description: "set when the job failed or was canceled" }),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema,
+    submitted_at: TimestampSchema.nullable(),
+    finished_at: TimestampSchema.nullable(),
+  })
+  .meta({ id: "Job" });
+export type JobResource = z.infer<typeof JobResourceSchema>;
+
+export const JOB_EVENT_SOURCES = ["api", "worker", "webhook", "reconciler", "sweeper"] as const;
+
+/** One row of a job's append-only event log. */
+export const JobEventResourceSchema = z
+  .object({
+    id: z.string().regex(/^\d+$/).meta({ description: "increasing per database (a bigint, as a string)" }),
+    at: TimestampSchema,
+    source: z.enum(JOB_EVENT_SOURCES),
+    type: z.string(),
+    from_status: JobStatusSchema.nullable(),
+    to_status: JobStatusSchema.nullable(),
+    detail: z.string().nullable(),
+    payload: z.unknown().meta({ description: "what was received or decided (e.g. the upstream callback body), or null" }),
+  })
+  .meta({ id: "JobEvent" });
+export type JobEventResource = z.infer<typeof JobEventResourceSchema>;
+
+const CountSchema = z.number().int().min(0);
+export const StatusCountsSchema = z.object({
+  queued: CountSchema,
+  submitting: CountSchema,
+  submitted: CountSchema,
+  processing: CountSchema,
+  succeeded: CountSchema,
+  failed: CountSchema,
+  canceled: CountSchema,
+} satisfies Record<JobStatus, typeof CountSchema>);
+
+export const BatchResourceSchema = z
+  .object({
+    id: z.uuid(),
+    total: z.number().int().min(1),
+    callback_url: z.string().nullable(),
+    counts: StatusCountsSchema,
+    done: z.boolean().meta({ description: "every job of the batch is final (succeeded, failed or canceled)" }),
+    created_at: TimestampSchema,
+  })
+  .meta({ id: "Batch" });
+export type BatchResource = z.infer<typeof BatchResourceSchema>;
+
+export const BatchCreatedSchema = z
+  .object({
+    id: z.uuid(),
+    total: z.number().int().min(1),
+    jobs: z.array(z.uuid()).meta({ description: "the job ids, in the order of `items`" }),
+  })
+  .meta({ id: "BatchCreated" });
+export type BatchCreated = z.infer<typeof BatchCreatedSchema>;
+
+export const BatchCanceledSchema = BatchResourceSchema.extend({
+  canceled: z.number().int().min(1).meta({ description: "how many jobs this request canceled" }),
+}).meta({ id: "BatchCanceled" });
+
+export const JobListSchema = z
+  .object({
+    data: z.array(JobResourceSchema),
+    next_cursor: z.string().nullable().meta({ description: "pass as `cursor` for the next page; null on the last page" }),
+  })
+  .meta({ id: "JobList" });
+
+export const JobEventListSchema = z.object({ data: z.array(JobEventResourceSchema) }).meta({ id: "JobEventList" });
+
+/** An API key as listed: the secret itself is never shown again after creation. */
+export const ApiKeyResourceSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().nullable(),
+    prefix: z.string().meta({ description: "identifies the key: `kex_<prefix>_…`" }),
+    tenant_id: z.uuid(),
+    created_at: TimestampSchema,
+    revoked_at: TimestampSchema.nullable(),
+    last_used_at: TimestampSchema.nullable(),
+  })
+  .meta({ id: "ApiKey" });
+export type ApiKeyResource = z.infer<typeof ApiKeyResourceSchema>;
+
+export const ApiKeyCreatedSchema = ApiKeyResourceSchema.extend({
+  key: z.string().nullable().meta({
+    description: "the full key, shown in this response only: null in an idempotent replay (`Idempotent-Replayed: true`)",
+  }),
+}).meta({ id: "ApiKeyCreated" });
+
+export const ApiKeyListSchema = z.object({ data: z.array(ApiKeyResourceSchema) }).meta({ id: "ApiKeyList" });
+
+export const TenantResourceSchema = z.object({ id: z.uuid(), name: z.string(), created_at: TimestampSchema }).meta({ id: "Tenant" });
+
+export const TenantCreatedSchema = TenantResourceSchema.extend({
+  webhook_secret: z.string().meta({ description: "signs the webhooks sent to this tenant's callback URLs" }),
+  api_key: ApiKeyCreatedSchema.nullable().meta({
+    description: "the tenant's first key, shown in this response only: null in an idempotent replay (`Idempotent-Replayed: true`)",
+  }),
+}).meta({ id: "TenantCreated" });
+
+/** Every 4xx and 5xx answer. */
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: "stable, machine-readable (`validation_failed`, `not_found`, …)" }),
+      message: z.string(),
+      details: z
+        .union([z.array(ValidationDetailSchema), z.record(z.string(), z.unknown())])
+        .optional()
+        .meta({ description: "every bad field for `validation_failed`; context for some other codes" }),
+    }),
+  })
+  .meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** One attempt at sending an outbound webhook to the tenant's callback URL. */
+export const DeliveryAttemptSchema = z.object({
+  attempt: z.number().int().min(1),
+  at: TimestampSchema,
+  status_code: z.number().int().nullable().meta({ description: "the receiver's HTTP status; null when no answer came" }),
+  latency_ms: z.number().min(0),
+  error: z.string().nullable(),
+});
+
+/** An outbound webhook (signed with the tenant's webhook secret) and its delivery log. */
+export const DeliveryResourceSchema = z
+  .object({
+    id: z.uuid(),
+    event_type: z.string().meta({ description: "`extension.succeeded`, `extension.failed`, `extension.canceled` or `batch.completed`" }),
+    job_id: z.uuid().nullable(),
+    batch_id: z.uuid().nullable(),
+    url: z.string(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.number().int().min(0),
+    next_attempt_at: TimestampSchema.nullable().meta({ description: "when the next attempt is due; null unless `pending`" }),
+    delivered_at: TimestampSchema.nullable(),
+    last_error: z.string().nullable(),
+    created_at: TimestampSchema,
+    attempt_log: z.array(DeliveryAttemptSchema),
+  })
+  .meta({ id: "Delivery" });
+
+export const DeliveryListSchema = z.object({ data: z.array(DeliveryResourceSchema) }).meta({ id: "DeliveryList" });
+
+export const WebhookSecretSchema = z
+  .object({ secret: z.string().meta({ description: "HMAC key of the signatures on this tenant's outbound webhooks" }) })
+  .meta({ id: "WebhookSecret" });
+
+/** A chain: step n extends step n-1's result video. */
+export const ChainResourceSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(["running", "succeeded", "failed"]),
+    video_id: z.string().meta({ description: "the source video the first step extends" }),
+    callback_url: z.string().nullable(),
+    current_step: z.number().int().min(0).meta({ description: "index of the step running (or that failed)" }),
+    steps: z.array(
+      ChainStepSchema.extend({
+        index: z.number().int().min(0),
+        job: JobResourceSchema.nullable().meta({ description: "the step's latest job; null until the step starts" }),
+        attempts: z.number().int().min(0).meta({ description: "how many jobs the step has had (retries included)" }),
+      }),
+    ),
+    final_video: JobResultSchema.nullable().meta({ description: "the last step's result once the chain succeeded" }),
+    error: JobErrorSchema.nullable(),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema,
+  })
+  .meta({ id: "Chain" });

@@ -1,0 +1,29 @@
+import { safeEqual } from "./secrets";
+
+describe("safeEqual", () => {
+  it.each([
+    ["identical keys", "kex_live_abc123", "kex_live_abc123"],
+    ["two empty strings", "", ""],
+    ["identical multi-byte strings", "clé-é", "clé-é"],
+  ])("true for %s", (_name, given, expected) => {
+    expect(safeEqual(given, expected)).toBe(true);
+  });
+
+  it.each([
+    ["one character different", "kex_live_abc123", "kex_live_abc124"],
+    ["a prefix of the secret", "kex_live_abc", "kex_live_abc123"],
+    ["the secret plus more", "kex_live_abc1234", "kex_live_abc123"],
+    ["empty against a secret", "", "kex_live_abc123"],
+    ["a secret against empty", "kex_live_abc123", ""],
+    ["different case", "KEX_LIVE_ABC123", "kex_live_abc123"],
+    ["trailing whitespace", "kex_live_abc123 ", "kex_live_abc123"],
+    ["same length in characters, different bytes", "é", "e"],
+  ])("false for %s", (_name, given, expected) => {
+    expect(safeEqual(given, expected)).toBe(false);
+  });
+
+  it("does not throw on very different lengths", () => {
+    expect(() => safeEqual("a", "b".repeat(10_000))).not.toThrow();
+    expect(safeEqual("a", "b".repeat(10_000))).toBe(false);
+  });
+});

@@ -1,0 +1,12 @@
+export * from "./client";
+export * from "./jobs";
+export * from "./resources";
+export type { Batch, Job, JobEvent, EventSource } from "./generated/client";
+export * from "./upstream";
+export * from "./cancel";
+export * from "./tenants";
+export type { Tenant, ApiKey } from "./generated/client";
+export * from "./outbox";
+export * from "./idempotency";
+export * from "./deliveries";
+export * from "./chains";

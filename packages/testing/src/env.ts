@@ -1,0 +1,35 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+// Where tests find Postgres and Redis. Tests never touch the demo's database: each test file gets a
+// database of its own, copied from a migrated template.
+export const TEST_PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+export const TEST_DB_PREFIX = "kex_test_";
+
+export const REPO_ROOT = path.resolve(__dirname, "../../..");
+
+/**
+ * The template's name carries a hash of the migrations, so concurrent test runs share one template
+ * and a changed migration gets a new one.
+ */
+export function templateDatabaseName(): string {
+  const dir = path.join(REPO_ROOT, "prisma/migrations");
+  const hash = createHash("sha256");
+  for (const entry of readdirSync(dir).sort()) {
+    const file = path.join(dir, entry, "migration.sql");
+    try {
+      hash.update(entry).update(readFileSync(file));
+    } catch {
+      // not a migration folder
+    }
+  }
+  return `${TEST_DB_PREFIX}tpl_${hash.digest("hex").slice(0, 12)}`;
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(TEST_PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
