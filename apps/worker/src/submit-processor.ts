@@ -63,6 +63,12 @@ export function createSubmitProcessor(deps: SubmitDeps) {
     throw new DelayedError();
   }
 
+  /** While the account is paused (1100–1102), every submit goes back to BullMQ until the pause ends. */
+  async function handBackIfPaused(bullJob: BullJob, token: string | undefined): Promise<void> {
+    const pause = await deps.pauses.current();
+    if (pause) await handBack(bullJob, token, Math.max(0, Date.parse(pause.until) - Date.now()));
+  }
+
   /** Waits for a free account slot and claims the job; null when the job is no longer queued. */
   let waiting = 0;
   async function claim(bullJob: BullJob, token: string | undefined, jobId: string): Promise<Job | null> {
@@ -162,6 +168,9 @@ export function createSubmitProcessor(deps: SubmitDeps) {
       }
       if (!notFound(found)) return onVerdict(bullJob, token, job, classifyUpstreamError(found), found);
     }
+    // Checked again right before the create: this job may have claimed its slot, or come back from a
+    // retry, after another submit paused the account.
+    await handBackIfPaused(bullJob, token);
     const attempt = await recordSubmitAttempt(db, job.id);
     if (!attempt) return; // someone else moved it on (callback, cancel)
     const created = await kling.createTask({
@@ -192,8 +201,7 @@ export function createSubmitProcessor(deps: SubmitDeps) {
     const { jobId } = SubmitPayloadSchema.parse(bullJob.data);
     let job = await getJob(db, jobId);
     if (job?.status === "queued") {
-      const pause = await deps.pauses.current();
-      if (pause) return handBack(bullJob, token, Math.max(0, Date.parse(pause.until) - Date.now()));
+      await handBackIfPaused(bullJob, token);
       job = await claim(bullJob, token, jobId);
     }
     if (!job) {

@@ -1,7 +1,8 @@
 import { callbackToken } from "@kex/core";
 import { claimForSubmit, countInFlight, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
-import { postBatch, STACK_API_TOKEN, startStack, waitFor, waitForBatchDone, type Stack } from "@kex/testing";
+import { AccountPauseStore, createRedis } from "@kex/queue";
+import { postBatch, STACK_API_TOKEN, startStack, TEST_REDIS_URL, waitFor, waitForBatchDone, type Stack } from "@kex/testing";
 import request from "supertest";
 
 const auth = { Authorization: `Bearer ${STACK_API_TOKEN}` };
@@ -204,7 +205,8 @@ describe("upstream pushback", () => {
   });
 
   it("1102 pauses every submission, shows on /readyz and in events, and resumes by itself", async () => {
-    const stack = await startStack({ sandbox: { ...FAST, accountError: 1102 }, worker: { ACCOUNT_PAUSE_MS: "1500" } });
+    // The pause is long enough that the 700 ms window below always falls inside it, even on a busy machine.
+    const stack = await startStack({ sandbox: { ...FAST, accountError: 1102 }, worker: { ACCOUNT_PAUSE_MS: "5000" } });
     try {
       const batch = await submitBatch(stack, 5, 7000);
       const paused = await waitFor(async () => {
@@ -212,16 +214,48 @@ describe("upstream pushback", () => {
         return res.status === 503 ? res.body : undefined;
       });
       expect(paused.checks.upstream_account).toMatchObject({ status: "paused", code: 1102 });
-      expect(await stack.api.db.jobEvent.count({ where: { type: "account_paused" } })).toBeGreaterThan(0);
+      // The event is written just after the pause is set, so /readyz can see the pause first.
+      await waitFor(async () => ((await stack.api.db.jobEvent.count({ where: { type: "account_paused" } })) > 0 ? true : undefined));
       const createsWhilePaused = stack.sandbox.stats().createRequests;
       await new Promise((r) => setTimeout(r, 700));
       // Paused means paused: no create storm while the account is blocked.
-      expect(stack.sandbox.stats().createRequests - createsWhilePaused).toBeLessThanOrEqual(1);
+      const createsDuringPause = stack.sandbox.stats().createRequests - createsWhilePaused;
+      expect(Date.now()).toBeLessThan(Date.parse(paused.checks.upstream_account.until));
+      // At most one create that was already on the wire when the first 1102 came back.
+      expect(createsDuringPause).toBeLessThanOrEqual(1);
       stack.sandbox.setOptions({ accountError: null });
       const done = await waitForBatch(stack, batch.id, 30_000);
       expect(done.counts.succeeded).toBe(5);
       expect((await request(stack.api.url).get("/readyz")).status).toBe(200);
     } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe("account pause and jobs that already hold a slot", () => {
+  it("a claimed job does not create while the account is paused, and goes once the pause ends", async () => {
+    const stack = await startStack({ sandbox: FAST });
+    const redis = createRedis(TEST_REDIS_URL);
+    try {
+      const job = await createJob(stack.api.db, { input: { video_id: video(900), prompt: "paused" } });
+      // Claimed (holding a slot) before the account was paused: the pause check at claim time is behind it.
+      expect(await claimForSubmit(stack.api.db, { jobId: job.id, maxInFlight: 0 })).toBe("claimed");
+      const pause = await new AccountPauseStore(redis, stack.prefix).pause({ code: 1102, message: "arrears", durationMs: 2500 });
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await stack.workers[0]!.maintenance.sweep(new Date(Date.now() + 60_000))).requeued).toBe(1);
+      await new Promise((r) => setTimeout(r, 800));
+      expect(Date.now()).toBeLessThan(Date.parse(pause.until));
+      expect(stack.sandbox.stats().createRequests).toBe(0);
+      expect((await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("submitting");
+      const done = await waitFor(async () => {
+        const row = await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+        return row.status === "succeeded" ? row : undefined;
+      });
+      expect(done.attempts).toBe(1);
+      expect(stack.sandbox.stats().createRequests).toBe(1);
+    } finally {
+      redis.disconnect();
       await stack.close();
     }
   });
