@@ -35,6 +35,8 @@ export interface SubmitDeps {
      */
     maxSlotWaiters: number;
     accountPauseMs: number;
+    /** How long a submit whose job row does not exist (yet) keeps being retried before it is dropped. */
+    missingRowGraceMs: number;
     publicBaseUrl: string;
     callbackSecret: string;
   };
@@ -205,6 +207,9 @@ export function createSubmitProcessor(deps: SubmitDeps) {
       job = await claim(bullJob, token, jobId);
     }
     if (!job) {
+      // The api enqueues a batch while it inserts it, so a fresh submit may arrive before its row is
+      // committed: look again shortly. An old one is for a row that never came (the insert failed).
+      if (Date.now() - bullJob.timestamp < settings.missingRowGraceMs) return handBack(bullJob, token, 1000);
       logger.warn({ jobId }, "submit for a job that does not exist; dropped");
       return;
     }

@@ -64,6 +64,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       slotPollMs: config.SLOT_POLL_MS,
       maxSlotWaiters: Math.max(0, config.WORKER_CONCURRENCY - 1),
       accountPauseMs: config.ACCOUNT_PAUSE_MS,
+      missingRowGraceMs: 60_000,
       publicBaseUrl: config.PUBLIC_BASE_URL,
       callbackSecret: config.CALLBACK_SECRET,
     },

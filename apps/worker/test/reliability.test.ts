@@ -1,7 +1,8 @@
 import { callbackToken } from "@kex/core";
-import { claimForSubmit, countInFlight, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
+import { claimForSubmit, countInFlight, createBatch, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
-import { AccountPauseStore, createRedis } from "@kex/queue";
+import { randomUUID } from "node:crypto";
+import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
 import { postBatch, STACK_API_TOKEN, startStack, TEST_REDIS_URL, waitFor, waitForBatchDone, type Stack } from "@kex/testing";
 import request from "supertest";
 
@@ -255,6 +256,30 @@ describe("account pause and jobs that already hold a slot", () => {
       expect(done.attempts).toBe(1);
       expect(stack.sandbox.stats().createRequests).toBe(1);
     } finally {
+      redis.disconnect();
+      await stack.close();
+    }
+  });
+});
+
+describe("a submit that arrives before its row is committed", () => {
+  it("is handed back and runs once the row exists, instead of being dropped", async () => {
+    const stack = await startStack({ sandbox: FAST });
+    const redis = createRedis(TEST_REDIS_URL);
+    const queue = createSubmitQueue(redis, { prefix: stack.prefix });
+    try {
+      const jobId = randomUUID();
+      await enqueueSubmits(queue, [jobId]);
+      // The worker sees the submit with no row behind it (what the api's overlapped batch insert allows).
+      await waitFor(async () => ((await queue.getDelayedCount()) === 1 ? true : undefined), { what: "submit handed back" });
+      await createBatch(stack.api.db, { items: [{ video_id: video(950), prompt: "late row" }], jobIds: [jobId] });
+      const row = await waitFor(async () => {
+        const r = await stack.api.db.job.findUniqueOrThrow({ where: { id: jobId } });
+        return r.status === "succeeded" ? r : undefined;
+      }, { timeoutMs: 15_000, what: "job succeeded" });
+      expect(row.attempts).toBe(1);
+    } finally {
+      await queue.close();
       redis.disconnect();
       await stack.close();
     }

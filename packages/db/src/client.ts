@@ -1,6 +1,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Pool } from "pg";
 import { PrismaClient, Prisma } from "./generated/client";
+import { registerPool } from "./sql";
 
 export { Prisma };
 export type Db = PrismaClient;
@@ -38,7 +39,9 @@ export function createDb(options: DbOptions): Db {
       }
     });
   });
-  return new PrismaClient({ adapter: new PrismaPg(pool) });
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+  registerPool(db, pool);
+  return db;
 }
 
 /** True when Postgres answers a trivial query. */

@@ -11,6 +11,8 @@ import {
 import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Batch, EventSource, Job } from "./generated/client";
 import { recordJobFinished } from "./outbox";
+import { DEFAULT_TENANT_ID } from "./tenants";
+import { inTransaction, JOB_SELECT, poolOf, setClause } from "./sql";
 import type { StatusCounts } from "./resources";
 
 /** Statuses whose job holds an account slot upstream (kling-api.md: from `submitted` until finished). */
@@ -55,37 +57,62 @@ export async function createJob(db: Db, job: NewJob): Promise<Job> {
 }
 
 /**
- * Inserts a batch and all its jobs in one transaction (all or nothing), with a constant number of
- * round trips whatever the size: one multi-row insert for jobs, one INSERT … SELECT for their events.
+ * Inserts a batch and all its jobs in one transaction (all or nothing), in three statements whatever
+ * the size: the batch, the jobs from column arrays (`INSERT … SELECT FROM unnest(…)`), their events.
+ * Plain pg: Prisma's `createMany` of 10,000 rows costs about 3 s of CPU, this about 0.06 s.
+ * `jobIds` lets the caller know (and enqueue) the ids before the insert commits.
  */
 export async function createBatch(
   db: Db,
-  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string },
+  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[]; batchId?: string },
 ): Promise<{ batch: Batch; jobIds: string[] }> {
-  const batchId = randomUUID();
-  const jobIds = args.items.map(() => randomUUID());
-  const batch = await db.$transaction(
-    async (tx) => {
-      const created = await tx.batch.create({
-        data: { id: batchId, total: args.items.length, callbackUrl: args.callbackUrl ?? null, ...(args.tenantId ? { tenantId: args.tenantId } : {}) },
-      });
-      await tx.job.createMany({
-        data: args.items.map((input, i) =>
-          jobRow({ input, batchId, callbackUrl: args.callbackUrl, tenantId: args.tenantId }, jobIds[i]!),
-        ),
-      });
-      await tx.$executeRaw`INSERT INTO job_events (job_id, source, type, to_status)
-        SELECT id, 'api', 'created', 'queued' FROM jobs WHERE batch_id = ${batchId}::uuid`;
-      return created;
-    },
-    { timeout: 60_000 },
-  );
-  return { batch, jobIds };
+  const batchId = args.batchId ?? randomUUID();
+  const jobIds = args.jobIds ?? args.items.map(() => randomUUID());
+  if (jobIds.length !== args.items.length) throw new Error("createBatch: one job id per item");
+  const columns = {
+    video: [] as string[],
+    prompt: [] as string[],
+    negative: [] as Array<string | null>,
+    cfg: [] as Array<number | null>,
+    callback: [] as Array<string | null>,
+    metadata: [] as Array<string | null>,
+  };
+  for (const item of args.items) {
+    columns.video.push(item.video_id);
+    columns.prompt.push(item.prompt);
+    columns.negative.push(item.negative_prompt ?? null);
+    columns.cfg.push(item.cfg_scale ?? null);
+    columns.callback.push(item.callback_url ?? args.callbackUrl ?? null);
+    columns.metadata.push(item.metadata === undefined ? null : JSON.stringify(item.metadata));
+  }
+  return inTransaction(db, async (client) => {
+    const { rows } = await client.query<Batch>(
+      `INSERT INTO batches (id, tenant_id, total, callback_url) VALUES ($1, COALESCE($2::uuid, '${DEFAULT_TENANT_ID}'), $3, $4)
+       RETURNING id, tenant_id AS "tenantId", total, callback_url AS "callbackUrl", created_at AS "createdAt"`,
+      [batchId, args.tenantId ?? null, args.items.length, args.callbackUrl ?? null],
+    );
+    const batch = rows[0]!;
+    await client.query(
+      `INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
+       SELECT j.id, $2, $3, j.video_id, j.prompt, j.negative_prompt, j.cfg_scale, j.callback_url, j.metadata::jsonb
+       FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[])
+         AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)`,
+      [jobIds, batch.tenantId, batchId, columns.video, columns.prompt, columns.negative, columns.cfg, columns.callback, columns.metadata],
+    );
+    await client.query(
+      `INSERT INTO job_events (job_id, source, type, to_status) SELECT unnest($1::uuid[]), 'api', 'created', 'queued'`,
+      [jobIds],
+    );
+    return { batch, jobIds };
+  });
 }
 
 /** The job if it belongs to this tenant; another tenant's job is indistinguishable from a missing one. */
-export function getJobForTenant(db: DbOrTx, tenantId: string, id: string): Promise<Job | null> {
-  return db.job.findFirst({ where: { id, tenantId } });
+export async function getJobForTenant(db: DbOrTx, tenantId: string, id: string): Promise<Job | null> {
+  const pool = poolOf(db);
+  if (!pool) return db.job.findFirst({ where: { id, tenantId } });
+  const { rows } = await pool.query<Job>(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+  return rows[0] ?? null;
 }
 
 /** Jobs of this tenant still waiting for submission (its backlog, for fair-share priorities). */
@@ -97,8 +124,11 @@ export function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string })?.code === "P2002";
 }
 
-export function getJob(db: DbOrTx, id: string): Promise<Job | null> {
-  return db.job.findUnique({ where: { id } });
+export async function getJob(db: DbOrTx, id: string): Promise<Job | null> {
+  const pool = poolOf(db);
+  if (!pool) return db.job.findUnique({ where: { id } });
+  const { rows } = await pool.query<Job>(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1`, [id]);
+  return rows[0] ?? null;
 }
 
 export function getJobEvents(db: DbOrTx, jobId: string) {
@@ -218,7 +248,19 @@ export interface RecordEventArgs {
   at?: Date;
 }
 
+const EVENT_INSERT = `INSERT INTO job_events (job_id, source, type, from_status, to_status, detail, payload, at)
+  VALUES ($1, $2::event_source, $3, $4::job_status, $5::job_status, $6, $7::jsonb, $8)`;
+
+function eventValues(e: RecordEventArgs): unknown[] {
+  return [e.jobId, e.source, e.type, e.from ?? null, e.to ?? null, e.detail ?? null, e.payload === undefined ? null : JSON.stringify(e.payload), e.at ?? new Date()];
+}
+
 export async function recordEvent(db: DbOrTx, e: RecordEventArgs): Promise<void> {
+  const pool = poolOf(db);
+  if (pool) {
+    await pool.query(EVENT_INSERT, eventValues(e));
+    return;
+  }
   await db.jobEvent.create({
     data: {
       jobId: e.jobId,
@@ -253,17 +295,41 @@ export interface ApplyEventArgs {
    * status of a canceled job, or an empty object).
    */
   patch?: (job: Job, to: JobStatus | null) => Prisma.JobUpdateManyMutationInput;
+  /** The row as the caller just read it, to save the first read (it is re-read if it changed meanwhile). */
+  current?: Job;
+}
+
+/**
+ * The guarded update and its event in one statement (one round trip, atomic, no transaction held
+ * open across event-loop turns), returning the row as written; none when the guard missed.
+ */
+async function updateWithEvent(db: Db, job: Job, data: Record<string, unknown>, event: RecordEventArgs): Promise<Job | null> {
+  const set = setClause(data, 3);
+  const e = eventValues(event).slice(1);
+  const first = 3 + set.values.length;
+  const sql = `WITH upd AS (
+      UPDATE jobs SET ${set.sql} WHERE id = $1 AND status = $2::job_status RETURNING ${JOB_SELECT}
+    ), ev AS (
+      INSERT INTO job_events (job_id, source, type, from_status, to_status, detail, payload, at)
+      SELECT id, $${first}::event_source, $${first + 1}, $${first + 2}::job_status, $${first + 3}::job_status, $${first + 4}, $${first + 5}::jsonb, $${first + 6} FROM upd
+    )
+    SELECT * FROM upd`;
+  const { rows } = await poolOf(db)!.query<Job>(sql, [job.id, job.status, ...set.values, ...e]);
+  return rows[0] ?? null;
 }
 
 /**
  * Applies one event through the state machine: reads the row, decides, writes the change with a
- * guarded update (`where status = what we read`) and appends to the event log, in one transaction.
+ * guarded update (`where status = what we read`) and appends to the event log, atomically.
  * A concurrent change makes the guard miss; then it reads again and decides again.
+ *
+ * Changes that do not finish the job (most callbacks) are one statement on plain pg; a change to a
+ * final status also writes the outbox and may start a chain's next step, in one Prisma transaction.
  */
 export async function applyJobEvent(db: Db, args: ApplyEventArgs): Promise<ApplyResult> {
   const now = args.now ?? new Date();
   for (let round = 0; round < 10; round++) {
-    const job = await getJob(db, args.jobId);
+    const job = round === 0 && args.current ? args.current : await getJob(db, args.jobId);
     if (!job) return { outcome: "not_found" };
     const decision = decideTransition(job.status, args.event);
     const to = decision.change ? decision.to : null;
@@ -274,27 +340,32 @@ export async function applyJobEvent(db: Db, args: ApplyEventArgs): Promise<Apply
     }
     const writes = Object.keys(data).length > 0;
     if (writes) data.updatedAt = now;
+    const event: RecordEventArgs = {
+      jobId: job.id,
+      source: args.source,
+      type: args.event.type === "upstream_status" ? `upstream_${args.event.status}` : args.event.type,
+      from: job.status,
+      to,
+      detail: decision.change ? args.detail : (args.detail ? `${decision.reason}: ${args.detail}` : decision.reason),
+      payload: args.payload,
+      at: now,
+    };
     let followUps: string[] = [];
-    const applied = await db.$transaction(async (tx) => {
-      if (writes) {
+    let fresh: Job | null = job;
+    if (!writes) {
+      await recordEvent(db, event);
+    } else if (!(to && isTerminal(to))) {
+      fresh = await updateWithEvent(db, job, data, event);
+    } else {
+      fresh = await db.$transaction(async (tx) => {
         const { count } = await tx.job.updateMany({ where: { id: job.id, status: job.status }, data });
-        if (count === 0) return false;
-        if (to && isTerminal(to)) followUps = await recordJobFinished(tx, job.id, to, now);
-      }
-      await recordEvent(tx, {
-        jobId: job.id,
-        source: args.source,
-        type: args.event.type === "upstream_status" ? `upstream_${args.event.status}` : args.event.type,
-        from: job.status,
-        to,
-        detail: decision.change ? args.detail : (args.detail ? `${decision.reason}: ${args.detail}` : decision.reason),
-        payload: args.payload,
-        at: now,
+        if (count === 0) return null;
+        followUps = await recordJobFinished(tx, job.id, to, now);
+        await recordEvent(tx, event);
+        return tx.job.findUniqueOrThrow({ where: { id: job.id } });
       });
-      return true;
-    });
-    if (!applied) continue;
-    const fresh = writes ? ((await getJob(db, job.id)) ?? job) : job;
+    }
+    if (!fresh) continue;
     return decision.change
       ? { outcome: "changed", from: job.status, to: decision.to, job: fresh, followUps }
       : { outcome: "unchanged", reason: decision.reason, job: fresh };

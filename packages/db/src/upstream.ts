@@ -81,6 +81,7 @@ export async function applyUpstreamReport(
   }
   return applyJobEvent(db, {
     jobId: args.jobId,
+    current: job,
     event: { type: "upstream_status", status: args.task.task_status },
     source: args.source,
     payload: args.payload ?? args.task,
