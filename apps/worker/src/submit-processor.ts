@@ -29,7 +29,7 @@ export interface SubmitDeps {
     slotPollMs: number;
     /**
      * At most this many submits of this process wait for a free slot at once (the worker's
-     * concurrency - 1). The rest hand their job back, so one BullMQ slot always stays free for the
+     * concurrency - 1). The rest put their job back (BullMQ rate limit), so one BullMQ slot stays free for the
      * jobs that hold account slots and are due for a retry: otherwise waiters could occupy every
      * worker slot while the slot holders wait in BullMQ, and nothing would move.
      */
@@ -77,12 +77,19 @@ export function createSubmitProcessor(deps: SubmitDeps) {
     let counted = false;
     try {
       for (;;) {
-        const outcome = await claimForSubmit(db, { jobId, maxInFlight: settings.maxInFlight });
+        // After a first miss, look at the count before taking the lock (cheap while the cap is full).
+        const outcome = await claimForSubmit(db, { jobId, maxInFlight: settings.maxInFlight, peek: counted });
         if (outcome === "claimed") return getJob(db, jobId);
         if (outcome === "not_queued") return getJob(db, jobId);
         if (deps.closing()) return await handBack(bullJob, token, 0);
         if (!counted) {
-          if (waiting >= settings.maxSlotWaiters) return await handBack(bullJob, token, settings.slotPollMs * (0.5 + Math.random()));
+          if (waiting >= settings.maxSlotWaiters) {
+            // No slot anywhere: every worker stops taking submits for a moment, and this job goes back
+            // to the queue with its priority. (Delaying it instead would mix the order of the waiting
+            // jobs, and a small tenant's jobs could wait behind a large tenant's: see fair share.)
+            await deps.queue.rateLimit(settings.slotPollMs);
+            throw Worker.RateLimitError();
+          }
           waiting++;
           counted = true;
         }

@@ -1,4 +1,4 @@
-import { createLogger, JOB_CATALOG, type Logger, type SubmitPayload } from "@kex/core";
+import { createLogger, JOB_CATALOG, submitBackoffMs, type Logger, type SubmitPayload } from "@kex/core";
 import { Queue } from "bullmq";
 import { countInFlight, createDb, type Db } from "@kex/db";
 import { createKlingClient, type KlingClient } from "@kex/kling";
@@ -79,6 +79,8 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     lockDuration: config.LOCK_DURATION_MS,
     stalledInterval: config.LOCK_DURATION_MS,
     maxStalledCount: 5,
+    ...JOB_CATALOG.submit.worker,
+    settings: { backoffStrategy: (attemptsMade: number) => submitBackoffMs(attemptsMade) },
   });
   worker.on("failed", (job, err) => {
     logger.warn({ jobId: job?.data.jobId, attemptsMade: job?.attemptsMade, err: err.message }, "submit attempt failed");

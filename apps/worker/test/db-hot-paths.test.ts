@@ -79,6 +79,29 @@ describe("applyJobEvent in one statement", () => {
     expect(await db.webhookDelivery.count({ where: { jobId: id, eventType: "extension.succeeded" } })).toBe(1);
   });
 
+  it("jobs of one batch finishing at the same moment queue batch.completed exactly once, with the final counts", async () => {
+    const items = Array.from({ length: 8 }, (_, i) => ({ video_id: `b${i}`, prompt: "p" }));
+    const { batch, jobIds } = await createBatch(db, { items, callbackUrl: "https://batch.example/h" });
+    await db.job.updateMany({ where: { batchId: batch.id }, data: { status: "processing" } });
+    const finish = (id: string, i: number) =>
+      applyUpstreamReport(db, {
+        jobId: id,
+        task: i % 4 === 0 ? { task_id: `t-${id}`, task_status: "failed", task_status_msg: "nope" } : { task_id: `t-${id}`, task_status: "succeed", task_result: { videos: [{ id: "r", url: "https://cdn/r.mp4" }] } },
+        source: "webhook",
+      });
+    const results = await Promise.all(jobIds.map(finish));
+    expect(results.every((r) => r.outcome === "changed")).toBe(true);
+    const deliveries = await db.webhookDelivery.findMany({ where: { batchId: batch.id } });
+    expect(deliveries.filter((d) => d.eventType === "batch.completed")).toHaveLength(1);
+    expect(deliveries.filter((d) => d.eventType === "extension.succeeded")).toHaveLength(6);
+    expect(deliveries.filter((d) => d.eventType === "extension.failed")).toHaveLength(2);
+    const completed = deliveries.find((d) => d.eventType === "batch.completed")!;
+    expect(completed.payload).toMatchObject({ type: "batch.completed", data: { id: batch.id, total: 8, done: true, counts: { succeeded: 6, failed: 2, processing: 0 } } });
+    // A duplicate final report changes nothing and queues nothing more.
+    await finish(jobIds[1]!, 1);
+    expect(await db.webhookDelivery.count({ where: { batchId: batch.id } })).toBe(9);
+  });
+
   it("an event that changes nothing is still logged, with the reason", async () => {
     const id = await fullJob();
     const result = await applyJobEvent(db, { jobId: id, event: { type: "upstream_accepted" }, source: "worker", detail: "late" });

@@ -200,6 +200,19 @@ describe("upstream pushback", () => {
       expect(stats.rejectedByCode["1302"]).toBeGreaterThan(0);
       expect(stats.jobsWithMultipleTasks).toBe(0);
       expect(stats.tasksCreated).toBe(30);
+      // Done submits leave nothing behind in Redis; the retries above went through the "kex" backoff.
+      const redis = createRedis(TEST_REDIS_URL);
+      const queue = createSubmitQueue(redis, { prefix: stack.prefix });
+      // The last submits' completions may still be on their way to Redis.
+      const counts = await waitFor(async () => {
+        const c = await queue.getJobCounts("completed", "failed", "wait", "delayed", "prioritized", "active");
+        return Object.values(c).every((n) => n === 0) ? c : undefined;
+      }, { timeoutMs: 10_000, what: "an empty submit queue" }).finally(async () => {
+        await queue.close();
+        redis.disconnect();
+      });
+      expect(counts.completed).toBe(0);
+      expect(await stack.api.db.jobEvent.count({ where: { type: "submit_retry" } })).toBeGreaterThan(0);
     } finally {
       await stack.close();
     }

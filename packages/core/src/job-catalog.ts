@@ -14,12 +14,18 @@ export const JOB_CATALOG = {
     payload: SubmitPayloadSchema,
     // Retryable upstream answers (5xx, timeouts) retry with exponential backoff and jitter:
     // ~1 s, 2 s, 4 s … capped by `attempts`. Rate limits and "at capacity" do not use attempts.
+    // Every option stored with a job costs Redis memory per waiting job (they are in its hash), so
+    // the job carries only the attempts and the backoff's name; the rest is set on the Worker.
     options: {
       attempts: 8,
-      backoff: { type: "exponential", delay: 1000, jitter: 0.5 },
-      removeOnComplete: true,
+      backoff: { type: "kex" },
+    },
+    worker: {
+      removeOnComplete: { count: 0 },
       removeOnFail: { age: 24 * 3600 },
     },
+    /** The "kex" backoff: exponential from `delayMs`, with this share of it random (jitter). */
+    backoff: { delayMs: 1000, jitter: 0.5 },
   },
   /** Periodic safety nets, one run per interval across all workers (BullMQ job schedulers). */
   maintenance: {
@@ -30,6 +36,13 @@ export const JOB_CATALOG = {
 } as const;
 
 export const MaintenancePayloadSchema = z.strictObject({});
+
+/** Delay before retry number `attemptsMade` (1 = the first retry) of a submit. */
+export function submitBackoffMs(attemptsMade: number, random: () => number = Math.random): number {
+  const { delayMs, jitter } = JOB_CATALOG.submit.backoff;
+  const max = Math.round(2 ** Math.max(0, attemptsMade - 1) * delayMs);
+  return Math.floor(max * (1 - jitter) + random() * max * jitter);
+}
 
 /** BullMQ job id for a job's submit: the job id itself, so enqueueing twice is a no-op. */
 export function submitJobId(jobId: string): string {

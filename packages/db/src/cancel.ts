@@ -2,6 +2,7 @@ import type { Db } from "./client";
 import type { Job } from "./generated/client";
 import { applyJobEvent, type ApplyResult } from "./jobs";
 import { recordBatchCompletedIfDone, recordJobsFinished } from "./outbox";
+import { sqlOfTx } from "./sql";
 
 export const CANCELED_CODE = "canceled";
 
@@ -40,7 +41,7 @@ export async function cancelBatch(db: Db, batchId: string, now = new Date()): Pr
         FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.from_status)}::text[]) AS c(id, from_status)`;
     }
     await recordJobsFinished(tx, rows.map((r) => r.id), "canceled", now);
-    if (rows.length > 0) await recordBatchCompletedIfDone(tx, batchId, now);
+    if (rows.length > 0) await recordBatchCompletedIfDone(sqlOfTx(tx), batchId, now);
     return { canceled: rows.map((r) => r.id) };
   });
 }

@@ -10,14 +10,15 @@ import {
 } from "@kex/core";
 import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Batch, EventSource, Job } from "./generated/client";
-import { recordJobFinished } from "./outbox";
+import { recordFinishedJobSql, recordJobFinished } from "./outbox";
 import { DEFAULT_TENANT_ID } from "./tenants";
-import { inTransaction, JOB_SELECT, poolOf, setClause } from "./sql";
+import { inTransaction, JOB_SELECT, poolOf, queryRows, requirePool, setClause, sqlOfClient, type Sql } from "./sql";
 import type { StatusCounts } from "./resources";
 
 /** Statuses whose job holds an account slot upstream (kling-api.md: from `submitted` until finished). */
-const SLOT_SQL = Prisma.sql`(status IN ('submitting', 'submitted', 'processing')
+const SLOT_CONDITION = `(status IN ('submitting', 'submitted', 'processing')
   OR (status = 'canceled' AND upstream_status IN ('submitted', 'processing')))`;
+const SLOT_SQL = Prisma.raw(SLOT_CONDITION);
 
 /** Serializes slot claims across every worker process (pg advisory lock key; any fixed number). */
 const SLOT_LOCK_KEY = 7_391_001;
@@ -198,43 +199,54 @@ export type ClaimOutcome = "claimed" | "no_slot" | "not_queued";
  * Moves a job `queued → submitting` only if an account slot is free (`maxInFlight`, 0 = no cap). The
  * count and the claim run under one advisory lock, so concurrent workers can never exceed the cap; the
  * slot is "freed" simply by the job leaving the slot statuses, so a dead worker cannot leak one.
+ *
+ * `peek`: look at the count without the lock first and give up at once when the cap is full. For a
+ * submit that is already waiting for a slot, so that waiters do not all queue on the lock.
  */
 export async function claimForSubmit(
   db: Db,
-  args: { jobId: string; maxInFlight: number; now?: Date },
+  args: { jobId: string; maxInFlight: number; now?: Date; peek?: boolean },
 ): Promise<ClaimOutcome> {
   const now = args.now ?? new Date();
-  return db.$transaction(async (tx) => {
-    let claimed: number;
-    if (args.maxInFlight > 0) {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY})`;
-      claimed = await tx.$executeRaw`UPDATE jobs SET status = 'submitting', updated_at = ${now},
-          external_task_id = COALESCE(external_task_id, id::text || '-1')
-        WHERE id = ${args.jobId}::uuid AND status = 'queued'
-          AND (SELECT count(*) FROM jobs WHERE ${SLOT_SQL}) < ${args.maxInFlight}`;
-    } else {
-      claimed = await tx.$executeRaw`UPDATE jobs SET status = 'submitting', updated_at = ${now},
-          external_task_id = COALESCE(external_task_id, id::text || '-1')
-        WHERE id = ${args.jobId}::uuid AND status = 'queued'`;
-    }
-    if (claimed === 1) {
-      await tx.jobEvent.create({
-        data: { jobId: args.jobId, source: "worker", type: "submit_started", fromStatus: "queued", toStatus: "submitting", at: now },
-      });
-      return "claimed";
-    }
-    const job = await tx.job.findUnique({ where: { id: args.jobId }, select: { status: true } });
-    return job?.status === "queued" ? "no_slot" : "not_queued";
+  const capped = args.maxInFlight > 0;
+  if (capped && args.peek) {
+    const [look] = await queryRows<{ used: number; status: string | null }>(
+      db,
+      `SELECT (SELECT count(*)::int FROM jobs WHERE ${SLOT_CONDITION}) AS used, (SELECT status::text FROM jobs WHERE id = $1) AS status`,
+      [args.jobId],
+    );
+    if (look?.status !== "queued") return "not_queued";
+    if (look.used >= args.maxInFlight) return "no_slot";
+  }
+  return inTransaction(db, async (client) => {
+    // The lock comes first, in its own statement: the claim's count must be read after it is held.
+    if (capped) await client.query(`SELECT pg_advisory_xact_lock($1)`, [SLOT_LOCK_KEY]);
+    const { rows } = await client.query<{ claimed: number; status: string | null }>(
+      `WITH upd AS (
+         UPDATE jobs SET status = 'submitting', updated_at = $2, external_task_id = COALESCE(external_task_id, id::text || '-1')
+         WHERE id = $1 AND status = 'queued' ${capped ? `AND (SELECT count(*) FROM jobs WHERE ${SLOT_CONDITION}) < $3` : "AND $3::int IS NOT NULL"}
+         RETURNING id
+       ), ev AS (
+         INSERT INTO job_events (job_id, source, type, from_status, to_status, at)
+         SELECT id, 'worker', 'submit_started', 'queued', 'submitting', $2 FROM upd
+       )
+       SELECT (SELECT count(*)::int FROM upd) AS claimed, (SELECT status::text FROM jobs WHERE id = $1) AS status`,
+      [args.jobId, now, args.maxInFlight],
+    );
+    const row = rows[0];
+    if (row?.claimed === 1) return "claimed";
+    return row?.status === "queued" ? "no_slot" : "not_queued";
   });
 }
 
 /** Counts one upstream create call on a job that is `submitting`. Null if the job moved on meanwhile. */
 export async function recordSubmitAttempt(db: Db, jobId: string, now = new Date()): Promise<Job | null> {
-  const { count } = await db.job.updateMany({
-    where: { id: jobId, status: "submitting" },
-    data: { attempts: { increment: 1 }, updatedAt: now },
-  });
-  return count === 1 ? getJob(db, jobId) : null;
+  const [row] = await queryRows<Job>(
+    db,
+    `UPDATE jobs SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = 'submitting' RETURNING ${JOB_SELECT}`,
+    [jobId, now],
+  );
+  return row ?? null;
 }
 
 export interface RecordEventArgs {
@@ -303,19 +315,19 @@ export interface ApplyEventArgs {
  * The guarded update and its event in one statement (one round trip, atomic, no transaction held
  * open across event-loop turns), returning the row as written; none when the guard missed.
  */
-async function updateWithEvent(db: Db, job: Job, data: Record<string, unknown>, event: RecordEventArgs): Promise<Job | null> {
+async function updateWithEvent(sql: Sql, job: Job, data: Record<string, unknown>, event: RecordEventArgs): Promise<Job | null> {
   const set = setClause(data, 3);
   const e = eventValues(event).slice(1);
   const first = 3 + set.values.length;
-  const sql = `WITH upd AS (
+  const text = `WITH upd AS (
       UPDATE jobs SET ${set.sql} WHERE id = $1 AND status = $2::job_status RETURNING ${JOB_SELECT}
     ), ev AS (
       INSERT INTO job_events (job_id, source, type, from_status, to_status, detail, payload, at)
       SELECT id, $${first}::event_source, $${first + 1}, $${first + 2}::job_status, $${first + 3}::job_status, $${first + 4}, $${first + 5}::jsonb, $${first + 6} FROM upd
     )
     SELECT * FROM upd`;
-  const { rows } = await poolOf(db)!.query<Job>(sql, [job.id, job.status, ...set.values, ...e]);
-  return rows[0] ?? null;
+  const [row] = await sql<Job>(text, [job.id, job.status, ...set.values, ...e]);
+  return row ?? null;
 }
 
 /**
@@ -355,8 +367,17 @@ export async function applyJobEvent(db: Db, args: ApplyEventArgs): Promise<Apply
     if (!writes) {
       await recordEvent(db, event);
     } else if (!(to && isTerminal(to))) {
-      fresh = await updateWithEvent(db, job, data, event);
+      fresh = await updateWithEvent(sqlOfClient(requirePool(db)), job, data, event);
+    } else if (!job.chainId) {
+      // A final status: the change, its event, the outbox rows, in one short pg transaction.
+      fresh = await inTransaction(db, async (client) => {
+        const sql = sqlOfClient(client);
+        const row = await updateWithEvent(sql, job, data, event);
+        if (row) await recordFinishedJobSql(sql, row, to, now);
+        return row;
+      });
     } else {
+      // A chain step may start the next one: that stays on Prisma (chains are few).
       fresh = await db.$transaction(async (tx) => {
         const { count } = await tx.job.updateMany({ where: { id: job.id, status: job.status }, data });
         if (count === 0) return null;

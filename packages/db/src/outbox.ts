@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { JobStatus } from "@kex/core";
 import { Prisma, type DbOrTx } from "./client";
+import type { Batch, Job } from "./generated/client";
+import { sqlOfTx, type Sql } from "./sql";
 import { advanceChain } from "./chains";
 import { emptyCounts } from "./jobs";
 import { toBatchResource, toJobResource } from "./resources";
@@ -21,7 +23,7 @@ const JOB_EVENT: Partial<Record<JobStatus, WebhookEventType>> = {
  */
 export async function recordJobFinished(tx: DbOrTx, jobId: string, to: JobStatus, now: Date): Promise<string[]> {
   const batchId = await recordJobsFinished(tx, [jobId], to, now);
-  if (batchId) await recordBatchCompletedIfDone(tx, batchId, now);
+  if (batchId) await recordBatchCompletedIfDone(sqlOfTx(tx), batchId, now);
   // A chain step: start the next one (or stop the chain). The new job is enqueued after commit.
   const job = await tx.job.findUnique({ where: { id: jobId } });
   const next = job?.chainId ? await advanceChain(tx, job, now) : null;
@@ -50,32 +52,42 @@ export async function recordJobsFinished(tx: DbOrTx, jobIds: readonly string[], 
   return jobs.find((j) => j.batchId)?.batchId ?? null;
 }
 
+const DELIVERY_INSERT = `INSERT INTO webhook_deliveries (id, tenant_id, job_id, batch_id, event_type, dedupe_key, url, payload, next_attempt_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT (dedupe_key) DO NOTHING`;
+
 /**
- * Queues `batch.completed` once every job of the batch is final. The batch row is locked first, so of
- * two last jobs finishing at the same time exactly one sees the batch done.
+ * The plain-SQL twin of `recordJobFinished` for a job that is not a chain step, given the row as just
+ * written, inside the caller's transaction: its own webhook and, if it was the last, `batch.completed`.
  */
-export async function recordBatchCompletedIfDone(tx: DbOrTx, batchId: string, now: Date): Promise<void> {
-  const [batch] = await tx.$queryRaw<Array<{ id: string; callback_url: string | null }>>`
-    SELECT id, callback_url FROM batches WHERE id = ${batchId}::uuid FOR UPDATE`;
-  if (!batch?.callback_url) return;
-  const groups = await tx.job.groupBy({ by: ["status"], where: { batchId }, _count: { _all: true } });
+export async function recordFinishedJobSql(sql: Sql, job: Job, to: JobStatus, now: Date): Promise<void> {
+  const type = JOB_EVENT[to];
+  if (type && job.callbackUrl) {
+    const payload = { type, timestamp: now.toISOString(), data: toJobResource(job) };
+    await sql(DELIVERY_INSERT, [randomUUID(), job.tenantId, job.id, job.batchId, type, `job:${job.id}:${type}`, job.callbackUrl, JSON.stringify(payload), now]);
+  }
+  if (job.batchId) await recordBatchCompletedIfDone(sql, job.batchId, now);
+}
+
+const UNFINISHED = `('queued', 'submitting', 'submitted', 'processing')`;
+
+/**
+ * Queues `batch.completed` once every job of the batch is final. Only batches with a callback URL
+ * are looked at further. Their row is locked first, so of two last jobs finishing at the same time
+ * exactly one sees the batch done; and the full counts are only taken once nothing is left running.
+ */
+export async function recordBatchCompletedIfDone(sql: Sql, batchId: string, now: Date): Promise<void> {
+  const [peek] = await sql<{ callback_url: string | null }>(`SELECT callback_url FROM batches WHERE id = $1::uuid`, [batchId]);
+  if (!peek?.callback_url) return;
+  const [batch] = await sql<Batch>(
+    `SELECT id, tenant_id AS "tenantId", total, callback_url AS "callbackUrl", created_at AS "createdAt" FROM batches WHERE id = $1::uuid FOR UPDATE`,
+    [batchId],
+  );
+  if (!batch?.callbackUrl) return;
+  const [left] = await sql<{ running: boolean }>(`SELECT EXISTS (SELECT 1 FROM jobs WHERE batch_id = $1::uuid AND status IN ${UNFINISHED}) AS running`, [batchId]);
+  if (left?.running) return;
+  const groups = await sql<{ status: JobStatus; n: number }>(`SELECT status::text AS status, count(*)::int AS n FROM jobs WHERE batch_id = $1::uuid GROUP BY status`, [batchId]);
   const counts = emptyCounts();
-  for (const g of groups) counts[g.status] = g._count._all;
-  if (counts.queued + counts.submitting + counts.submitted + counts.processing > 0) return;
-  const row = await tx.batch.findUniqueOrThrow({ where: { id: batchId } });
-  await tx.webhookDelivery.createMany({
-    data: [
-      {
-        id: randomUUID(),
-        tenantId: row.tenantId,
-        batchId,
-        eventType: "batch.completed",
-        dedupeKey: `batch:${batchId}:completed`,
-        url: batch.callback_url,
-        payload: { type: "batch.completed", timestamp: now.toISOString(), data: toBatchResource(row, counts) } as unknown as Prisma.InputJsonValue,
-        nextAttemptAt: now,
-      },
-    ],
-    skipDuplicates: true,
-  });
+  for (const g of groups) counts[g.status] = g.n;
+  const payload = { type: "batch.completed", timestamp: now.toISOString(), data: toBatchResource(batch, counts) };
+  await sql(DELIVERY_INSERT, [randomUUID(), batch.tenantId, null, batchId, "batch.completed", `batch:${batchId}:completed`, batch.callbackUrl, JSON.stringify(payload), now]);
 }

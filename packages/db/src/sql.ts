@@ -30,6 +30,23 @@ export async function queryRows<R extends QueryResultRow>(db: Db, text: string, 
   return (await requirePool(db).query<R>(text, values)).rows;
 }
 
+/**
+ * One way to run a parameterized statement, whether on a pooled pg connection (in a transaction or
+ * not) or inside a Prisma transaction, so code that must run in either place is written once. Write
+ * counts as `::int` (pg returns bigint counts as strings, Prisma as BigInt).
+ */
+export type Sql = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<R[]>;
+
+export const sqlOfClient =
+  (client: Pick<PoolClient, "query">): Sql =>
+  async <R extends QueryResultRow>(text: string, values: unknown[] = []) =>
+    (await client.query<R>(text, values)).rows;
+
+export const sqlOfTx =
+  (tx: DbOrTx): Sql =>
+  <R extends QueryResultRow>(text: string, values: unknown[] = []) =>
+    tx.$queryRawUnsafe<R[]>(text, ...values);
+
 /** Runs `fn` in a transaction on one pooled connection: committed if it returns, rolled back if it throws. */
 export async function inTransaction<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await requirePool(db).connect();
