@@ -3,7 +3,6 @@ import { callbackUrl, JOB_CATALOG, SubmitPayloadSchema, type Logger, type Submit
 import {
   adoptUpstreamTask as adoptUpstreamTaskInDb,
   applyJobEvent as applyJobEventInDb,
-  claimForSubmit,
   getJob,
   recordEvent,
   recordSubmitAttempt,
@@ -15,6 +14,7 @@ import { countingFinished } from "@kex/metrics";
 import type { AccountPauseStore } from "@kex/queue";
 import { DelayedError, type Job as BullJob, type Queue } from "bullmq";
 import { Worker } from "bullmq";
+import { ClaimBatcher } from "./claim-batcher";
 import type { WorkerMetrics } from "./metrics";
 
 export interface SubmitDeps {
@@ -71,14 +71,15 @@ export function createSubmitProcessor(deps: SubmitDeps) {
     if (pause) await handBack(bullJob, token, Math.max(0, Date.parse(pause.until) - Date.now()));
   }
 
+  const claims = new ClaimBatcher(db, settings.maxInFlight);
+
   /** Waits for a free account slot and claims the job; null when the job is no longer queued. */
   let waiting = 0;
   async function claim(bullJob: BullJob, token: string | undefined, jobId: string): Promise<Job | null> {
     let counted = false;
     try {
       for (;;) {
-        // After a first miss, look at the count before taking the lock (cheap while the cap is full).
-        const outcome = await claimForSubmit(db, { jobId, maxInFlight: settings.maxInFlight, peek: counted });
+        const outcome = await claims.claim(jobId);
         if (outcome === "claimed") return getJob(db, jobId);
         if (outcome === "not_queued") return getJob(db, jobId);
         if (deps.closing()) return await handBack(bullJob, token, 0);

@@ -1,6 +1,7 @@
-import { applyJobEvent, applyUpstreamReport, createBatch, createDb, setClause, createJob, getJob, getJobEvents, getJobForTenant, recordEvent, type Db } from "@kex/db";
+import { applyJobEvent, applyUpstreamReport, claimManyForSubmit, countInFlight, createBatch, createDb, setClause, createJob, getJob, getJobEvents, getJobForTenant, recordEvent, type Db } from "@kex/db";
 
 import { createTestDatabase, type TestDatabase } from "@kex/testing";
+import { ClaimBatcher } from "../src/claim-batcher";
 
 // The hot paths read and write through plain pg instead of Prisma; these pin them to what Prisma
 // itself would return and store.
@@ -150,6 +151,55 @@ describe("createBatch through unnest", () => {
     expect({ batches: await db.batch.count(), jobs: await db.job.count(), events: await db.jobEvent.count() }).toEqual(before);
     // The connection went back to the pool in a usable state.
     expect((await getJob(db, taken))?.id).toBe(taken);
+  });
+});
+
+describe("claimManyForSubmit", () => {
+  it("gives the free slots to queued jobs in the order asked, and says why the others got none", async () => {
+    const { jobIds } = await createBatch(db, { items: Array.from({ length: 6 }, (_, i) => ({ video_id: `c${i}`, prompt: "p" })) });
+    await db.job.updateMany({ where: { status: { in: ["submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
+    await db.job.update({ where: { id: jobIds[0]! }, data: { status: "processing" } }); // holds 1 of 3 slots
+    await db.job.update({ where: { id: jobIds[2]! }, data: { status: "canceled" } });
+    const unknown = "00000000-0000-4000-8000-00000000f00d";
+    const asked = [jobIds[2]!, jobIds[5]!, unknown, jobIds[1]!, jobIds[3]!, jobIds[4]!, jobIds[5]!];
+    const outcomes = await claimManyForSubmit(db, { jobIds: asked, maxInFlight: 3 });
+    expect(Object.fromEntries([...outcomes])).toEqual({
+      [jobIds[2]!]: "not_queued",
+      [jobIds[5]!]: "claimed",
+      [unknown]: "not_queued",
+      [jobIds[1]!]: "claimed",
+      [jobIds[3]!]: "no_slot",
+      [jobIds[4]!]: "no_slot",
+    });
+    const claimed = await db.job.findMany({ where: { id: { in: [jobIds[5]!, jobIds[1]!] } } });
+    expect(claimed.map((j) => [j.status, j.externalTaskId])).toEqual(expect.arrayContaining([["submitting", `${jobIds[5]}-1`], ["submitting", `${jobIds[1]}-1`]]));
+    expect(await db.jobEvent.count({ where: { jobId: { in: jobIds }, type: "submit_started" } })).toBe(2);
+  });
+
+  it("never exceeds the cap when many claims race, and claims everything without one", async () => {
+    await db.job.updateMany({ where: { status: { in: ["queued", "submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
+    const { jobIds } = await createBatch(db, { items: Array.from({ length: 40 }, (_, i) => ({ video_id: `r${i}`, prompt: "p" })) });
+    const groups = Array.from({ length: 8 }, (_, g) => jobIds.slice(g * 5, g * 5 + 5));
+    const results = await Promise.all(groups.map((ids) => claimManyForSubmit(db, { jobIds: ids, maxInFlight: 7 })));
+    expect(results.flatMap((m) => [...m.values()]).filter((o) => o === "claimed")).toHaveLength(7);
+    expect(await countInFlight(db)).toBe(7);
+    const rest = await claimManyForSubmit(db, { jobIds, maxInFlight: 0 });
+    expect([...rest.values()].filter((o) => o === "claimed")).toHaveLength(33);
+  });
+});
+
+describe("ClaimBatcher", () => {
+  it("answers every claim and coalesces concurrent ones into a few transactions", async () => {
+    await db.job.updateMany({ where: { status: { in: ["queued", "submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
+    const { jobIds } = await createBatch(db, { items: Array.from({ length: 30 }, (_, i) => ({ video_id: `q${i}`, prompt: "p" })) });
+    const batcher = new ClaimBatcher(db, 25);
+    const outcomes = await Promise.all([...jobIds, jobIds[0]!].map((id) => batcher.claim(id)));
+    expect(outcomes.filter((o) => o === "claimed")).toHaveLength(25);
+    expect(outcomes.filter((o) => o === "no_slot")).toHaveLength(5);
+    // Each transaction stamps its claims with one time: far fewer stamps than claims.
+    const events = await db.jobEvent.findMany({ where: { jobId: { in: jobIds }, type: "submit_started" }, select: { at: true } });
+    expect(events).toHaveLength(25);
+    expect(new Set(events.map((e) => e.at.getTime())).size).toBeLessThanOrEqual(3);
   });
 });
 

@@ -199,44 +199,51 @@ export type ClaimOutcome = "claimed" | "no_slot" | "not_queued";
  * Moves a job `queued → submitting` only if an account slot is free (`maxInFlight`, 0 = no cap). The
  * count and the claim run under one advisory lock, so concurrent workers can never exceed the cap; the
  * slot is "freed" simply by the job leaving the slot statuses, so a dead worker cannot leak one.
- *
- * `peek`: look at the count without the lock first and give up at once when the cap is full. For a
- * submit that is already waiting for a slot, so that waiters do not all queue on the lock.
  */
-export async function claimForSubmit(
+export async function claimForSubmit(db: Db, args: { jobId: string; maxInFlight: number; now?: Date }): Promise<ClaimOutcome> {
+  const outcomes = await claimManyForSubmit(db, { jobIds: [args.jobId], maxInFlight: args.maxInFlight, now: args.now });
+  return outcomes.get(args.jobId) ?? "not_queued";
+}
+
+/**
+ * `claimForSubmit` for many jobs in one transaction: one lock, one count, one update. Jobs get the
+ * free slots in the order given; the rest answer `no_slot` (still queued) or `not_queued`. A worker
+ * coalesces its concurrent claims into this (apps/worker ClaimBatcher), so a claim costs a share of
+ * one lock and one commit instead of one each.
+ */
+export async function claimManyForSubmit(
   db: Db,
-  args: { jobId: string; maxInFlight: number; now?: Date; peek?: boolean },
-): Promise<ClaimOutcome> {
+  args: { jobIds: readonly string[]; maxInFlight: number; now?: Date },
+): Promise<Map<string, ClaimOutcome>> {
   const now = args.now ?? new Date();
-  const capped = args.maxInFlight > 0;
-  if (capped && args.peek) {
-    const [look] = await queryRows<{ used: number; status: string | null }>(
-      db,
-      `SELECT (SELECT count(*)::int FROM jobs WHERE ${SLOT_CONDITION}) AS used, (SELECT status::text FROM jobs WHERE id = $1) AS status`,
-      [args.jobId],
-    );
-    if (look?.status !== "queued") return "not_queued";
-    if (look.used >= args.maxInFlight) return "no_slot";
-  }
-  return inTransaction(db, async (client) => {
-    // The lock comes first, in its own statement: the claim's count must be read after it is held.
-    if (capped) await client.query(`SELECT pg_advisory_xact_lock($1)`, [SLOT_LOCK_KEY]);
-    const { rows } = await client.query<{ claimed: number; status: string | null }>(
-      `WITH upd AS (
-         UPDATE jobs SET status = 'submitting', updated_at = $2, external_task_id = COALESCE(external_task_id, id::text || '-1')
-         WHERE id = $1 AND status = 'queued' ${capped ? `AND (SELECT count(*) FROM jobs WHERE ${SLOT_CONDITION}) < $3` : "AND $3::int IS NOT NULL"}
-         RETURNING id
+  const ids = [...new Set(args.jobIds)];
+  const rows = await inTransaction(db, async (client) => {
+    let free: number | null = null;
+    if (args.maxInFlight > 0) {
+      await client.query(`SELECT pg_advisory_xact_lock($1)`, [SLOT_LOCK_KEY]);
+      const { rows: used } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE ${SLOT_CONDITION}`);
+      free = Math.max(0, args.maxInFlight - (used[0]?.n ?? 0));
+    }
+    const { rows: result } = await client.query<{ id: string; claimed: boolean; status: string | null }>(
+      `WITH cand AS (
+         SELECT w.id FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, ord)
+         JOIN jobs j ON j.id = w.id AND j.status = 'queued'
+         ORDER BY w.ord LIMIT $3
+       ), upd AS (
+         UPDATE jobs SET status = 'submitting', updated_at = $2, external_task_id = COALESCE(external_task_id, jobs.id::text || '-1')
+         FROM cand WHERE jobs.id = cand.id AND jobs.status = 'queued'
+         RETURNING jobs.id
        ), ev AS (
          INSERT INTO job_events (job_id, source, type, from_status, to_status, at)
          SELECT id, 'worker', 'submit_started', 'queued', 'submitting', $2 FROM upd
        )
-       SELECT (SELECT count(*)::int FROM upd) AS claimed, (SELECT status::text FROM jobs WHERE id = $1) AS status`,
-      [args.jobId, now, args.maxInFlight],
+       SELECT w.id::text AS id, (u.id IS NOT NULL) AS claimed, j.status::text AS status
+       FROM unnest($1::uuid[]) AS w(id) LEFT JOIN upd u ON u.id = w.id LEFT JOIN jobs j ON j.id = w.id`,
+      [ids, now, free],
     );
-    const row = rows[0];
-    if (row?.claimed === 1) return "claimed";
-    return row?.status === "queued" ? "no_slot" : "not_queued";
+    return result;
   });
+  return new Map(rows.map((r) => [r.id, r.claimed ? "claimed" : r.status === "queued" ? "no_slot" : "not_queued"]));
 }
 
 /** Counts one upstream create call on a job that is `submitting`. Null if the job moved on meanwhile. */

@@ -1,0 +1,48 @@
+import { claimManyForSubmit, type ClaimOutcome, type Db } from "@kex/db";
+
+/**
+ * Coalesces this process's concurrent slot claims: while one claim transaction runs, new requests
+ * wait, and the next transaction takes all of them (up to `maxBatch`). Under load a claim costs a
+ * share of one advisory lock, one slot count and one commit instead of one of each; alone it costs
+ * the same as before. Jobs get free slots in the order they asked.
+ */
+export class ClaimBatcher {
+  private pending: Array<{ jobId: string; resolve: (o: ClaimOutcome) => void; reject: (err: unknown) => void }> = [];
+  private running = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxInFlight: number,
+    private readonly maxBatch = 256,
+  ) {}
+
+  claim(jobId: string): Promise<ClaimOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ jobId, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          const outcomes = await claimManyForSubmit(this.db, { jobIds: batch.map((p) => p.jobId), maxInFlight: this.maxInFlight });
+          // The same job asked twice in one batch: only the first asker may own the claim.
+          const answered = new Set<string>();
+          for (const p of batch) {
+            p.resolve(answered.has(p.jobId) ? "not_queued" : (outcomes.get(p.jobId) ?? "not_queued"));
+            answered.add(p.jobId);
+          }
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
