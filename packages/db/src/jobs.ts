@@ -12,7 +12,7 @@ import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Batch, EventSource, Job } from "./generated/client";
 import { recordFinishedJobSql, recordJobFinished } from "./outbox";
 import { DEFAULT_TENANT_ID } from "./tenants";
-import { inTransaction, JOB_SELECT, poolOf, queryRows, requirePool, setClause, sqlOfClient, type Sql } from "./sql";
+import { inTransaction, JOB_SELECT, poolOf, prepared, queryRows, requirePool, setClause, sqlOfClient, type Sql } from "./sql";
 import type { StatusCounts } from "./resources";
 
 /** Statuses whose job holds an account slot upstream (kling-api.md: from `submitted` until finished). */
@@ -100,10 +100,9 @@ export async function createBatch(
          AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)`,
       [jobIds, batch.tenantId, batchId, columns.video, columns.prompt, columns.negative, columns.cfg, columns.callback, columns.metadata],
     );
-    await client.query(
-      `INSERT INTO job_events (job_id, source, type, to_status) SELECT unnest($1::uuid[]), 'api', 'created', 'queued'`,
-      [jobIds],
-    );
+    await client.query(`INSERT INTO job_events (job_id, source, type, to_status) SELECT unnest($1::uuid[]), 'api', 'created', 'queued'`, [
+      jobIds,
+    ]);
     return { batch, jobIds };
   });
 }
@@ -112,7 +111,7 @@ export async function createBatch(
 export async function getJobForTenant(db: DbOrTx, tenantId: string, id: string): Promise<Job | null> {
   const pool = poolOf(db);
   if (!pool) return db.job.findFirst({ where: { id, tenantId } });
-  const { rows } = await pool.query<Job>(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+  const { rows } = await pool.query<Job>(prepared(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, tenantId]));
   return rows[0] ?? null;
 }
 
@@ -128,7 +127,7 @@ export function isUniqueViolation(err: unknown): boolean {
 export async function getJob(db: DbOrTx, id: string): Promise<Job | null> {
   const pool = poolOf(db);
   if (!pool) return db.job.findUnique({ where: { id } });
-  const { rows } = await pool.query<Job>(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1`, [id]);
+  const { rows } = await pool.query<Job>(prepared(`SELECT ${JOB_SELECT} FROM jobs WHERE id = $1`, [id]));
   return rows[0] ?? null;
 }
 
@@ -153,10 +152,7 @@ export async function listJobs(db: DbOrTx, args: ListJobsArgs): Promise<{ jobs: 
     ...(args.batchId ? { batchId: args.batchId } : {}),
     ...(args.cursor
       ? {
-          OR: [
-            { createdAt: { lt: args.cursor.createdAt } },
-            { createdAt: args.cursor.createdAt, id: { lt: args.cursor.id } },
-          ],
+          OR: [{ createdAt: { lt: args.cursor.createdAt } }, { createdAt: args.cursor.createdAt, id: { lt: args.cursor.id } }],
         }
       : {}),
   };
@@ -220,12 +216,13 @@ export async function claimManyForSubmit(
   const rows = await inTransaction(db, async (client) => {
     let free: number | null = null;
     if (args.maxInFlight > 0) {
-      await client.query(`SELECT pg_advisory_xact_lock($1)`, [SLOT_LOCK_KEY]);
-      const { rows: used } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE ${SLOT_CONDITION}`);
+      await client.query(prepared(`SELECT pg_advisory_xact_lock($1)`, [SLOT_LOCK_KEY]));
+      const { rows: used } = await client.query<{ n: number }>(prepared(`SELECT count(*)::int AS n FROM jobs WHERE ${SLOT_CONDITION}`, []));
       free = Math.max(0, args.maxInFlight - (used[0]?.n ?? 0));
     }
     const { rows: result } = await client.query<{ id: string; claimed: boolean; status: string | null }>(
-      `WITH cand AS (
+      prepared(
+        `WITH cand AS (
          SELECT w.id FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, ord)
          JOIN jobs j ON j.id = w.id AND j.status = 'queued'
          ORDER BY w.ord LIMIT $3
@@ -239,7 +236,8 @@ export async function claimManyForSubmit(
        )
        SELECT w.id::text AS id, (u.id IS NOT NULL) AS claimed, j.status::text AS status
        FROM unnest($1::uuid[]) AS w(id) LEFT JOIN upd u ON u.id = w.id LEFT JOIN jobs j ON j.id = w.id`,
-      [ids, now, free],
+        [ids, now, free],
+      ),
     );
     return result;
   });
@@ -271,13 +269,22 @@ const EVENT_INSERT = `INSERT INTO job_events (job_id, source, type, from_status,
   VALUES ($1, $2::event_source, $3, $4::job_status, $5::job_status, $6, $7::jsonb, $8)`;
 
 function eventValues(e: RecordEventArgs): unknown[] {
-  return [e.jobId, e.source, e.type, e.from ?? null, e.to ?? null, e.detail ?? null, e.payload === undefined ? null : JSON.stringify(e.payload), e.at ?? new Date()];
+  return [
+    e.jobId,
+    e.source,
+    e.type,
+    e.from ?? null,
+    e.to ?? null,
+    e.detail ?? null,
+    e.payload === undefined ? null : JSON.stringify(e.payload),
+    e.at ?? new Date(),
+  ];
 }
 
 export async function recordEvent(db: DbOrTx, e: RecordEventArgs): Promise<void> {
   const pool = poolOf(db);
   if (pool) {
-    await pool.query(EVENT_INSERT, eventValues(e));
+    await pool.query(prepared(EVENT_INSERT, eventValues(e)));
     return;
   }
   await db.jobEvent.create({
@@ -365,7 +372,7 @@ export async function applyJobEvent(db: Db, args: ApplyEventArgs): Promise<Apply
       type: args.event.type === "upstream_status" ? `upstream_${args.event.status}` : args.event.type,
       from: job.status,
       to,
-      detail: decision.change ? args.detail : (args.detail ? `${decision.reason}: ${args.detail}` : decision.reason),
+      detail: decision.change ? args.detail : args.detail ? `${decision.reason}: ${args.detail}` : decision.reason,
       payload: args.payload,
       at: now,
     };

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient, QueryResultRow } from "pg";
+import { createHash } from "node:crypto";
+import type { Pool, PoolClient, QueryConfig, QueryResultRow } from "pg";
 import type { Db, DbOrTx } from "./client";
 import type { Job } from "./generated/client";
 
@@ -26,8 +27,22 @@ export function requirePool(db: Db): Pool {
   return pool;
 }
 
+/**
+ * A named (server-side prepared) statement: Postgres parses and plans it once per connection instead
+ * of on every call. The name is derived from the text, so one text always has one name.
+ */
+const names = new Map<string, string>();
+export function prepared(text: string, values: unknown[]): QueryConfig {
+  let name = names.get(text);
+  if (!name) {
+    name = `kex_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    if (names.size < 10_000) names.set(text, name);
+  }
+  return { name, text, values };
+}
+
 export async function queryRows<R extends QueryResultRow>(db: Db, text: string, values: unknown[]): Promise<R[]> {
-  return (await requirePool(db).query<R>(text, values)).rows;
+  return (await requirePool(db).query<R>(prepared(text, values))).rows;
 }
 
 /**
@@ -40,7 +55,7 @@ export type Sql = <R extends QueryResultRow>(text: string, values?: unknown[]) =
 export const sqlOfClient =
   (client: Pick<PoolClient, "query">): Sql =>
   async <R extends QueryResultRow>(text: string, values: unknown[] = []) =>
-    (await client.query<R>(text, values)).rows;
+    (await client.query<R>(prepared(text, values))).rows;
 
 export const sqlOfTx =
   (tx: DbOrTx): Sql =>
