@@ -103,6 +103,17 @@ describe("applyJobEvent in one statement", () => {
     expect(await db.webhookDelivery.count({ where: { batchId: batch.id } })).toBe(9);
   });
 
+  it("a job with no webhook to send finishes in one statement: status, finish time and event, no outbox row", async () => {
+    const { batch, jobIds } = await createBatch(db, { items: [{ video_id: "n1", prompt: "p" }] });
+    await db.job.update({ where: { id: jobIds[0]! }, data: { status: "processing" } });
+    const result = await applyUpstreamReport(db, { jobId: jobIds[0]!, task: { task_id: "t-n1", task_status: "failed", task_status_msg: "bad frame" }, source: "reconciler" });
+    expect(result).toMatchObject({ outcome: "changed", to: "failed", job: { errorCode: "task_failed", errorMessage: "bad frame" } });
+    const row = await db.job.findUniqueOrThrow({ where: { id: jobIds[0]! } });
+    expect(row.finishedAt).toBeInstanceOf(Date);
+    expect((await getJobEvents(db, row.id)).at(-1)).toMatchObject({ source: "reconciler", toStatus: "failed" });
+    expect(await db.webhookDelivery.count({ where: { OR: [{ jobId: row.id }, { batchId: batch.id }] } })).toBe(0);
+  });
+
   it("an event that changes nothing is still logged, with the reason", async () => {
     const id = await fullJob();
     const result = await applyJobEvent(db, { jobId: id, event: { type: "upstream_accepted" }, source: "worker", detail: "late" });

@@ -10,7 +10,7 @@ import {
 } from "@kex/core";
 import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Batch, EventSource, Job } from "./generated/client";
-import { recordFinishedJobSql, recordJobFinished } from "./outbox";
+import { batchCallbackUrl, recordFinishedJobSql, recordJobFinished } from "./outbox";
 import { DEFAULT_TENANT_ID } from "./tenants";
 import { inTransaction, JOB_SELECT, poolOf, prepared, queryRows, requirePool, setClause, sqlOfClient, type Sql } from "./sql";
 import type { StatusCounts } from "./resources";
@@ -344,6 +344,11 @@ async function updateWithEvent(sql: Sql, job: Job, data: Record<string, unknown>
   return row ?? null;
 }
 
+/** Whether a job reaching a final status queues an outbound webhook (its own, or its batch's). */
+async function needsOutbox(db: Db, job: Job): Promise<boolean> {
+  return Boolean(job.callbackUrl) || (job.batchId !== null && (await batchCallbackUrl(db, job.batchId)) !== null);
+}
+
 /**
  * Applies one event through the state machine: reads the row, decides, writes the change with a
  * guarded update (`where status = what we read`) and appends to the event log, atomically.
@@ -380,7 +385,8 @@ export async function applyJobEvent(db: Db, args: ApplyEventArgs): Promise<Apply
     let fresh: Job | null = job;
     if (!writes) {
       await recordEvent(db, event);
-    } else if (!(to && isTerminal(to))) {
+    } else if (!(to && isTerminal(to)) || (!job.chainId && !(await needsOutbox(db, job)))) {
+      // One statement is atomic by itself: no transaction, one round trip.
       fresh = await updateWithEvent(sqlOfClient(requirePool(db)), job, data, event);
     } else if (!job.chainId) {
       // A final status: the change, its event, the outbox rows, in one short pg transaction.

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { JobStatus } from "@kex/core";
-import { Prisma, type DbOrTx } from "./client";
+import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Batch, Job } from "./generated/client";
-import { sqlOfTx, type Sql } from "./sql";
+import { queryRows, sqlOfTx, type Sql } from "./sql";
 import { advanceChain } from "./chains";
 import { emptyCounts } from "./jobs";
 import { toBatchResource, toJobResource } from "./resources";
@@ -66,6 +66,20 @@ export async function recordFinishedJobSql(sql: Sql, job: Job, to: JobStatus, no
     await sql(DELIVERY_INSERT, [randomUUID(), job.tenantId, job.id, job.batchId, type, `job:${job.id}:${type}`, job.callbackUrl, JSON.stringify(payload), now]);
   }
   if (job.batchId) await recordBatchCompletedIfDone(sql, job.batchId, now);
+}
+
+/**
+ * A batch's callback URL (null: none). It never changes once the batch exists, so it is cached: a
+ * job finishing in a batch without one needs no outbox work at all, and then no transaction.
+ */
+const batchCallbacks = new Map<string, string | null>();
+export async function batchCallbackUrl(db: Db, batchId: string): Promise<string | null> {
+  if (batchCallbacks.has(batchId)) return batchCallbacks.get(batchId)!;
+  const [row] = await queryRows<{ callback_url: string | null }>(db, `SELECT callback_url FROM batches WHERE id = $1::uuid`, [batchId]);
+  if (!row) return null;
+  if (batchCallbacks.size >= 10_000) batchCallbacks.delete(batchCallbacks.keys().next().value!);
+  batchCallbacks.set(batchId, row.callback_url);
+  return row.callback_url;
 }
 
 const UNFINISHED = `('queued', 'submitting', 'submitted', 'processing')`;
