@@ -192,7 +192,7 @@ export function createSubmitProcessor(deps: SubmitDeps) {
       external_task_id: externalId,
     });
     if (created.ok) {
-      await adoptUpstreamTask(db, { jobId: job.id, task: created.data, source: "worker" });
+      await adoptUpstreamTask(db, { jobId: job.id, task: created.data, source: "worker", current: attempt });
       logger.info({ jobId: job.id, taskId: created.data.task_id }, "submitted upstream");
       return;
     }

@@ -93,11 +93,12 @@ export async function applyUpstreamReport(
 /** Records that upstream accepted a create call (the task id), then anything further the answer says. */
 export async function adoptUpstreamTask(
   db: Db,
-  args: { jobId: string; task: UpstreamTaskReport; source: EventSource; detail?: string; now?: Date },
+  args: { jobId: string; task: UpstreamTaskReport; source: EventSource; detail?: string; now?: Date; current?: Job },
 ): Promise<ApplyResult> {
   const now = args.now ?? new Date();
   const accepted = await applyJobEvent(db, {
     jobId: args.jobId,
+    current: args.current,
     event: { type: "upstream_accepted" },
     source: args.source,
     payload: args.task,
