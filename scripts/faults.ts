@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { mulberry32, type SandboxStats } from "@kex/sandbox";
 import { Queue } from "bullmq";
 import { Client } from "pg";
 import { ensureServices, prepareDatabase } from "./lib/infra";
@@ -87,35 +88,10 @@ function jsonEnv(name: string): Record<string, string> {
 const say = (line = "") => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Small seeded PRNG (mulberry32) so a failing run can be repeated with FAULTS_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Types
 
-interface SandboxStats {
-  tasksCreated: number;
-  tasksByStatus: Record<string, number>;
-  inFlight: number;
-  peakInFlight: number;
-  createRequests: number;
-  rejectedByCode: Record<string, number>;
-  jobsWithMultipleTasks: number;
-  callbacksSent?: number;
-  callbacksDropped?: number;
-  callbacksFailed?: number;
-  callbacksDuplicated?: number;
-  callbacksReordered?: number;
-}
 
 interface Check {
   name: string;
@@ -699,7 +675,7 @@ async function runScenario(scenario: Scenario, index: number): Promise<Result> {
       return w;
     };
 
-    const rand = prng((SEED * 31 + index) >>> 0);
+    const rand = mulberry32((SEED * 31 + index) >>> 0); // seeded, so a failing run repeats with FAULTS_SEED
     const ctx: Ctx = {
       scenario,
       logDir,
