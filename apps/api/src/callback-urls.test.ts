@@ -1,18 +1,8 @@
-import type { ResolveAll } from "@kex/core";
+import { tableResolver } from "@kex/testing";
 import { ApiError } from "./errors";
 import { batchCallbackUrls, callbackUrlGuard } from "./callback-urls";
 
-/** A resolver from a table (no DNS), counting questions. */
-function table(map: Record<string, string[]>): ResolveAll & { calls: string[] } {
-  const calls: string[] = [];
-  const resolve = async (hostname: string) => {
-    calls.push(hostname);
-    const addresses = map[hostname];
-    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-    return addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-  };
-  return Object.assign(resolve, { calls });
-}
+const table = tableResolver;
 
 const resolve = table({
   "hooks.public.test": ["93.184.215.14"],

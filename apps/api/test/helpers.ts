@@ -1,4 +1,4 @@
-import { createLogger } from "@kex/core";
+import { createLogger, type Logger } from "@kex/core";
 import { createSubmitQueue, createRedis } from "@kex/queue";
 import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueQueuePrefix, type TestDatabase } from "@kex/testing";
 import { ApiConfigSchema, type ApiConfig } from "../src/config";
@@ -18,7 +18,10 @@ export interface ApiHarness {
 }
 
 /** A real API on an ephemeral port, with a database and a queue prefix of its own. */
-export async function startApiHarness(overrides: Partial<Record<keyof ApiConfig, string>> = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  overrides: Partial<Record<keyof ApiConfig, string>> = {},
+  options: { logger?: Logger } = {},
+): Promise<ApiHarness> {
   const database = await createTestDatabase();
   const prefix = uniqueQueuePrefix();
   const config = ApiConfigSchema.parse({
@@ -30,7 +33,7 @@ export async function startApiHarness(overrides: Partial<Record<keyof ApiConfig,
     CALLBACK_SECRET,
     ...overrides,
   });
-  const api = await startApi(config, { logger: createLogger({ name: "api", level: "silent" }) });
+  const api = await startApi(config, { logger: options.logger ?? createLogger({ name: "api", level: "silent" }) });
   const redis = createRedis(TEST_REDIS_URL);
   const queue = createSubmitQueue(redis, { prefix });
   return {

@@ -1,37 +1,21 @@
 import { callbackToken, createLogger } from "@kex/core";
 import { parseMetrics, sumSamples } from "@kex/metrics";
-import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueQueuePrefix, type TestDatabase } from "@kex/testing";
 import request from "supertest";
-import { ApiConfigSchema } from "../src/config";
-import { startApi, type RunningApi } from "../src/server";
-import { API_TOKEN, auth, CALLBACK_SECRET, validItem } from "./helpers";
+import type { RunningApi } from "../src/server";
+import { API_TOKEN, auth, CALLBACK_SECRET, startApiHarness, validItem, type ApiHarness } from "./helpers";
 
-/** A real API whose log lines are kept (the shared harness logs nothing). */
+/** A real API whose log lines are kept (the shared harness logs nothing by default). */
+let h: ApiHarness;
 let api: RunningApi;
-let database: TestDatabase;
-let prefix: string;
 const lines: string[] = [];
 const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  prefix = uniqueQueuePrefix();
-  const config = ApiConfigSchema.parse({
-    PORT: "0",
-    DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    API_TOKEN,
-    CALLBACK_SECRET,
-  });
   const logger = createLogger({ name: "api", level: "debug", destination: { write: (line: string) => void lines.push(line) } });
-  api = await startApi(config, { logger });
+  h = await startApiHarness({}, { logger });
+  api = h.api;
 });
-afterAll(async () => {
-  await api.close();
-  await deleteRedisPrefix(prefix);
-  await database.drop();
-});
+afterAll(() => h.close());
 
 async function scrape(): Promise<ReturnType<typeof parseMetrics>> {
   const res = await request(api.url).get("/metrics");

@@ -2,25 +2,15 @@ import { randomUUID } from "node:crypto";
 import { createLogger, type ResolveAll } from "@kex/core";
 import { claimDueDeliveries, createDb, DEFAULT_TENANT_ID, ensureWebhookSecret, redeliverDelivery, type Db } from "@kex/db";
 import { createMetricsRegistry } from "@kex/metrics";
-import { createTestDatabase, waitFor, type TestDatabase } from "@kex/testing";
+import { createTestDatabase, tableResolver, waitFor, type TestDatabase } from "@kex/testing";
 import { createWorkerMetrics } from "../src/metrics";
 import { createWebhookDispatcher, type WebhookDispatcherSettings } from "../src/webhook-dispatcher";
 import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver";
 
 const silent = createLogger({ name: "webhooks", level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-/** A resolver from a table: these tests never ask DNS (and never connect anywhere but 127.0.0.1). */
-const table =
-  (map: Record<string, string[]>): ResolveAll & { calls: string[] } => {
-    const calls: string[] = [];
-    const resolve = async (hostname: string) => {
-      calls.push(hostname);
-      const addresses = map[hostname];
-      if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-      return addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-    };
-    return Object.assign(resolve, { calls });
-  };
+/** Resolvers from a table: these tests never ask DNS (and never connect anywhere but 127.0.0.1). */
+const table = tableResolver;
 
 describe("webhook dispatcher (real Postgres, a receiver on 127.0.0.1)", () => {
   let database: TestDatabase;

@@ -2,3 +2,4 @@ export * from "./env";
 export * from "./database";
 export * from "./redis";
 export * from "./stack";
+export * from "./resolver";
