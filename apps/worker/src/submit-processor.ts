@@ -11,7 +11,7 @@ import {
 } from "@kex/db";
 import { classifyUpstreamError, type KlingClient, type KlingErrorResult, type UpstreamVerdict } from "@kex/kling";
 import { countingFinished } from "@kex/metrics";
-import type { AccountPauseStore } from "@kex/queue";
+import { enqueueSubmits, type AccountPauseStore } from "@kex/queue";
 import { DelayedError, type Job as BullJob, type Queue } from "bullmq";
 import { Worker } from "bullmq";
 import { ClaimBatcher } from "./claim-batcher";
@@ -58,7 +58,18 @@ export function createSubmitProcessor(deps: SubmitDeps) {
   const { db, kling, logger, settings } = deps;
   // Every transition below goes through these two, so each job this processor finishes is counted once.
   const applyJobEvent = countingFinished(applyJobEventInDb, deps.metrics.jobsFinished, "worker");
-  const adoptUpstreamTask = countingFinished(adoptUpstreamTaskInDb, deps.metrics.jobsFinished, "worker");
+  const adoptCounted = countingFinished(adoptUpstreamTaskInDb, deps.metrics.jobsFinished, "worker");
+  // The create answer (or a lookup) can already say the task finished: a chain's next step then
+  // starts now rather than at the next sweep.
+  const adoptUpstreamTask = async (...args: Parameters<typeof adoptUpstreamTaskInDb>) => {
+    const result = await adoptCounted(...args);
+    if (result.outcome === "changed" && result.followUps.length > 0) {
+      await enqueueSubmits(deps.queue, result.followUps, result.followUps.map(() => 1)).catch((err: Error) =>
+        logger.warn({ jobIds: result.followUps, err: err.message }, "enqueue of a chain's next step failed; the sweeper will"),
+      );
+    }
+    return result;
+  };
 
   async function handBack(bullJob: BullJob, token: string | undefined, delayMs: number): Promise<never> {
     await bullJob.moveToDelayed(Date.now() + delayMs, token);

@@ -1,3 +1,5 @@
+import { claimForSubmit, recordSubmitAttempt } from "@kex/db";
+import { createKlingClient } from "@kex/kling";
 import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
 import request from "supertest";
 
@@ -97,5 +99,45 @@ describe("extension chains", () => {
     const other = (await api().post("/v1/tenants").set(auth).send({ name: "other" })).body.api_key.key;
     expect((await api().get(`/v1/chains/${mine.body.id}`).set({ Authorization: `Bearer ${other}` })).status).toBe(404);
     expect((await api().post(`/v1/chains/${mine.body.id}/retry`).set({ Authorization: `Bearer ${other}` })).status).toBe(404);
+  });
+});
+
+describe("a chain step that finishes on the worker's own lookup", () => {
+  it("starts the next step at once, not at the next sweep", async () => {
+    // No scheduled sweeps during the test: only the worker itself can enqueue the next step.
+    const stack = await startStack({ sandbox: FAST, api: { API_RATE_LIMIT_PER_SEC: "0" }, worker: { SWEEP_INTERVAL_MS: "600000" }, workers: 0 });
+    try {
+      const created = await request(stack.api.url)
+        .post("/v1/chains")
+        .set(auth)
+        .send({ video_id: "210000000000000077", steps: [{ prompt: "one" }, { prompt: "two" }] });
+      expect(created.status).toBe(202);
+      const first = created.body.steps[0].job.id as string;
+      // A worker died after its create reached upstream (no callback URL, so no callback will come),
+      // and the task finished meanwhile.
+      expect(await claimForSubmit(stack.api.db, { jobId: first, maxInFlight: 0 })).toBe("claimed");
+      await recordSubmitAttempt(stack.api.db, first);
+      const kling = createKlingClient({ baseUrl: stack.sandbox.url, pathPrefix: "/kling", auth: { mode: "static", apiKey: "sandbox-key" }, timeoutMs: 5000 });
+      expect((await kling.createTask({ video_id: "210000000000000077", prompt: "one", external_task_id: `${first}-1` })).ok).toBe(true);
+      await waitFor(async () => {
+        const task = await kling.getTask(`${first}-1`);
+        return task.ok && task.data.task_status === "succeed" ? true : undefined;
+      });
+      const worker = await stack.addWorker();
+      await new Promise((r) => setTimeout(r, 50));
+      // The worker sweeps once as it starts; this makes sure the stranded step is back in the queue.
+      await worker.maintenance.sweep(new Date(Date.now() + 60_000));
+      const done = await waitFor(
+        async () => {
+          const res = await request(stack.api.url).get(`/v1/chains/${created.body.id}`).set(auth);
+          return res.body.status === "succeeded" ? res.body : undefined;
+        },
+        { timeoutMs: 30_000, what: "the chain to finish without a sweep" },
+      );
+      expect(done.steps[0].job.upstream_task_id).toBeTruthy();
+      expect(done.steps[1].job.video_id).toBe(done.steps[0].job.result.video_id);
+    } finally {
+      await stack.close();
+    }
   });
 });
