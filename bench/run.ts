@@ -100,7 +100,11 @@ interface IngestPoint {
   apiCpuMs: number;
 }
 
-type GetPoint = LoadResult & { rows: number; apiCpuUsPerRequest: number };
+/**
+ * `floor` / `expressFloor`: the same load on bench/lib/get-floor-server.ts, the same query and JSON
+ * served by plain node:http / by one bare Express route (no auth, logging or other middleware).
+ */
+type GetPoint = LoadResult & { rows: number; apiCpuUsPerRequest: number; floor?: LoadResult; expressFloor?: LoadResult };
 
 interface Results {
   startedAt: string;
@@ -326,6 +330,7 @@ async function main(): Promise<void> {
     return out;
   };
 
+  let floorUrls: { node: string; express: string } | undefined;
   /** Status GETs rotating over ids sampled from the whole table, after a 1 s warm-up. */
   const measureGet = async (): Promise<GetPoint> => {
     const rows = await countJobs(pg);
@@ -341,7 +346,18 @@ async function main(): Promise<void> {
       `    GET /v1/extensions/:id at ${fmtInt(rows)} rows: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, api CPU ${fmt(apiCpuUsPerRequest, 0)} µs/request${r.non2xx ? `, ${r.non2xx} non-2xx` : ""} (load ${fmt(used.load1[1], 1)})`,
     );
     if (r.non2xx || r.errors) results.errors.push(`status GET at ${rows} rows: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return { ...r, rows, apiCpuUsPerRequest };
+    // The same ids and load on the floors: what this machine does with the same work and less around it.
+    floorUrls ??= await stack.startGetFloor();
+    const onFloor = async (url: string, what: string) => {
+      await runLoad({ url, method: "GET", headers: {}, next, connections: cfg.connections, seconds: 1 });
+      const f = await runLoad({ url, method: "GET", headers: {}, next, connections: cfg.connections, seconds: cfg.loadSeconds });
+      say(`      floor, ${what}: ${fmtInt(f.rps)} req/s, p50 ${fmtMs(f.p50Ms)} ms, p99 ${fmtMs(f.p99Ms)} ms`);
+      if (f.non2xx || f.errors) results.errors.push(`GET floor (${what}) at ${rows} rows: ${f.non2xx} non-2xx, ${f.errors} errors`);
+      return f;
+    };
+    const floor = await onFloor(floorUrls.node, "node:http");
+    const expressFloor = await onFloor(floorUrls.express, "one bare Express route");
+    return { ...r, rows, apiCpuUsPerRequest, floor, expressFloor };
   };
 
   const ingestOne = async (body: string, rowsAfter?: number): Promise<IngestPoint> => {
@@ -667,6 +683,13 @@ function tableRows(r: Results, cfg: BenchConfig): Row[] {
         target: `p99 ≤ ${TARGET.getP99Ms} ms`,
         ok: p.p99Ms <= TARGET.getP99Ms && !p.non2xx,
       });
+      for (const [what, f] of [["node:http", p.floor], ["one bare Express route", p.expressFloor]] as const) {
+        if (!f) continue;
+        rows.push({
+          metric: `  floor, same query and JSON: ${what}`,
+          value: `${fmtMs(f.p50Ms)} / ${fmtMs(f.p99Ms)} ms · ${fmtInt(f.rps)}/s · api at ${fmt(p.rps / f.rps, 2)}× its rate`,
+        });
+      }
     }
     const g0 = g.get[0];
     const g1 = g.get[g.get.length - 1];

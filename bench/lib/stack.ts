@@ -78,6 +78,7 @@ export class Stack {
   api?: TrackedService;
   worker?: TrackedService;
   sandbox?: TrackedService;
+  floor?: TrackedService;
   private apiPort = 0;
 
   constructor(readonly settings: StackSettings) {}
@@ -163,6 +164,25 @@ export class Stack {
     throw new Error(`worker did not register with BullMQ within 60 s; see ${worker.logFile}`);
   }
 
+  /** The GET floors (bench/lib/get-floor-server.ts) on the bench database: node:http and Express URLs. Stopped with the stack. */
+  async startGetFloor(): Promise<{ node: string; express: string }> {
+    const port = await freePort();
+    const expressPort = await freePort();
+    const floor = startService({
+      name: "get-floor",
+      app: "api",
+      script: "bench/lib/get-floor-server.ts",
+      logDir: this.settings.logDir,
+      direct: true,
+      env: { ...this.common("get-floor"), FLOOR_PORT: String(port), FLOOR_EXPRESS_PORT: String(expressPort) },
+    });
+    this.floor = new TrackedService(floor);
+    const urls = { node: `http://127.0.0.1:${port}`, express: `http://127.0.0.1:${expressPort}` };
+    await waitHealthy(floor, `${urls.node}/healthz`);
+    await waitHealthy(floor, `${urls.express}/healthz`);
+    return urls;
+  }
+
   async stopWorker(): Promise<number> {
     if (!this.worker) return 0;
     await this.worker.stop();
@@ -174,5 +194,6 @@ export class Stack {
     await this.sandbox?.stop();
     await this.worker?.stop();
     await this.api?.stop();
+    await this.floor?.stop();
   }
 }

@@ -26,13 +26,22 @@ export interface Service {
  * to it kills the wrapper and leaves the app running as an orphan. Fault injection (kill -9) needs
  * `proc.pid` to be the app itself, hence `direct`.
  */
-export function startService(args: { name: string; app: string; env: Record<string, string>; logDir: string; direct?: boolean }): Service {
+export function startService(args: {
+  name: string;
+  app: string;
+  env: Record<string, string>;
+  logDir: string;
+  direct?: boolean;
+  /** Run this file (relative to the repository root) instead of `apps/<app>/src/main.ts`. */
+  script?: string;
+}): Service {
   mkdirSync(args.logDir, { recursive: true });
   const logFile = path.join(args.logDir, `${args.name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const [command, argv]: [string, string[]] = args.direct ? [process.execPath, ["--import", "tsx", "src/main.ts"]] : [TSX, ["src/main.ts"]];
+  const entry = args.script ? path.join(ROOT, args.script) : "src/main.ts";
+  const [command, argv]: [string, string[]] = args.direct ? [process.execPath, ["--import", "tsx", entry]] : [TSX, [entry]];
   const proc = spawn(command, argv, {
-    cwd: path.join(ROOT, "apps", args.app),
+    cwd: args.script ? ROOT : path.join(ROOT, "apps", args.app),
     env: { ...process.env, ...args.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
