@@ -71,7 +71,8 @@ async function main(): Promise<void> {
         SANDBOX_COMPLETE_DELAY_MIN_MS: "1500",
         SANDBOX_COMPLETE_DELAY_MAX_MS: "4000",
         SANDBOX_FAILURE_RATE: "0.04",
-        SANDBOX_SEED: "7",
+        // No fixed SANDBOX_SEED: a seeded sandbox replays the same task ids, and this database keeps
+        // the jobs of earlier demo runs, whose task ids are unique (as Kling's are).
       },
     });
     services.push(sandbox);
