@@ -1,3 +1,4 @@
+import { waitFor } from "@kex/testing";
 import request from "supertest";
 import { auth as adminAuth, startApiHarness, validItem, type ApiHarness } from "./helpers";
 
@@ -27,10 +28,12 @@ describe("tenants and API keys", () => {
     const list = await request(h.api.url).get("/v1/keys").set(as(res.body.api_key.key));
     expect(list.body.data).toHaveLength(1);
     expect(JSON.stringify(list.body)).not.toContain(res.body.api_key.key);
-    // Use is recorded off the request path.
-    await new Promise((r) => setTimeout(r, 200));
-    const again = await request(h.api.url).get("/v1/keys").set(as(res.body.api_key.key));
-    expect(again.body.data[0].last_used_at).not.toBeNull();
+    // Use is recorded off the request path, so it shows up shortly after.
+    const again = await waitFor(async () => {
+      const r = await request(h.api.url).get("/v1/keys").set(as(res.body.api_key.key));
+      return r.body.data[0].last_used_at !== null ? r : undefined;
+    }, { timeoutMs: 10_000, what: "last_used_at" });
+    expect(Date.parse(again.body.data[0].last_used_at)).toBeLessThanOrEqual(Date.now());
   });
 
   it("scopes every /v1 route to the key's tenant: another tenant's job or batch is a 404", async () => {
