@@ -7,7 +7,7 @@
 //
 // Knobs (environment):
 //   FAULTS_JOBS (per scenario, default below), FAULTS_CAP (50), FAULTS_TIMEOUT_MS (120000),
-//   FAULTS_STALL_MS (40000: nothing finished for this long = stuck), FAULTS_SEED (random; printed),
+//   FAULTS_STALL_MS (40000: nothing finished and no create call for this long = stuck), FAULTS_SEED (random; printed),
 //   FAULTS_ONLY ("1,5" or scenario keys), FAULTS_ALLOW_FLUSHALL=1 or CI=true (adds a real FLUSHALL),
 //   FAULTS_PAUSE_MS (8000: how long scenario 6 blocks the account),
 //   FAULTS_WORKER_ENV / FAULTS_SANDBOX_ENV (JSON objects merged into every scenario's environment, to
@@ -752,15 +752,26 @@ async function runScenario(scenario: Scenario, index: number): Promise<Result> {
     // Converged: everything submitted, the fault over, every row final (checked on a fresh observation).
     let convergeMs: number | null = null;
     let stalled = false;
+    // Stuck means nothing finished *and* nothing was tried upstream for STALL_MS: a job retrying
+    // through 5xx answers (backoff up to 30 s between tries) is slow, not stuck.
+    let creates = -1;
+    let lastCreateAt = 0;
+    let createsCheckedAt = 0;
     while (Date.now() < ctx.deadline) {
       const p = ctx.progress;
       if (ctx.submissionDone && faultDone && p.observedAt > 0 && p.rows >= ctx.accepted.size && p.rows > 0 && p.final === p.rows) {
         convergeMs = p.observedAt - ctx.started;
         break;
       }
-      const quietSince = Math.max(p.lastFinishedAt, ctx.started);
+      if (Date.now() - createsCheckedAt >= 1000) {
+        createsCheckedAt = Date.now();
+        const now = await ctx.sandboxStats().then((st) => st.createRequests, () => creates);
+        if (now !== creates) lastCreateAt = Date.now();
+        creates = now;
+      }
+      const quietSince = Math.max(p.lastFinishedAt, ctx.started, lastCreateAt);
       if (ctx.submissionDone && faultDone && p.rows > p.final && Date.now() - quietSince > STALL_MS) {
-        notes.push(`stalled: no job finished for ${secs(Date.now() - quietSince)}; stopped waiting`);
+        notes.push(`stalled: no job finished and no create reached upstream for ${secs(Date.now() - quietSince)}; stopped waiting`);
         stalled = true;
         break;
       }

@@ -24,8 +24,12 @@ export const JOB_CATALOG = {
       removeOnComplete: { count: 0 },
       removeOnFail: { age: 24 * 3600 },
     },
-    /** The "kex" backoff: exponential from `delayMs`, with this share of it random (jitter). */
-    backoff: { delayMs: 1000, jitter: 0.5 },
+    /**
+     * The "kex" backoff: exponential from `delayMs`, at most `maxDelayMs`, with this share of each
+     * delay random (jitter). The cap keeps a job retrying upstream at least every 30 s: all 8 attempts
+     * take 45 to 90 s, never minutes of silence for one job.
+     */
+    backoff: { delayMs: 1000, maxDelayMs: 30_000, jitter: 0.5 },
   },
   /** Periodic safety nets, one run per interval across all workers (BullMQ job schedulers). */
   maintenance: {
@@ -39,8 +43,8 @@ export const MaintenancePayloadSchema = z.strictObject({});
 
 /** Delay before retry number `attemptsMade` (1 = the first retry) of a submit. */
 export function submitBackoffMs(attemptsMade: number, random: () => number = Math.random): number {
-  const { delayMs, jitter } = JOB_CATALOG.submit.backoff;
-  const max = Math.round(2 ** Math.max(0, attemptsMade - 1) * delayMs);
+  const { delayMs, maxDelayMs, jitter } = JOB_CATALOG.submit.backoff;
+  const max = Math.min(maxDelayMs, Math.round(2 ** Math.max(0, attemptsMade - 1) * delayMs));
   return Math.floor(max * (1 - jitter) + random() * max * jitter);
 }
 
