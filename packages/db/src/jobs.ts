@@ -65,9 +65,9 @@ export async function createJob(db: Db, job: NewJob): Promise<Job> {
  */
 export async function createBatch(
   db: Db,
-  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[]; batchId?: string },
+  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[] },
 ): Promise<{ batch: Batch; jobIds: string[] }> {
-  const batchId = args.batchId ?? randomUUID();
+  const batchId = randomUUID();
   const jobIds = args.jobIds ?? args.items.map(() => randomUUID());
   if (jobIds.length !== args.items.length) throw new Error("createBatch: one job id per item");
   const columns = {
@@ -88,9 +88,9 @@ export async function createBatch(
   }
   return inTransaction(db, async (client) => {
     const { rows } = await client.query<Batch>(
-      `INSERT INTO batches (id, tenant_id, total, callback_url) VALUES ($1, COALESCE($2::uuid, '${DEFAULT_TENANT_ID}'), $3, $4)
+      `INSERT INTO batches (id, tenant_id, total, callback_url) VALUES ($1, $2, $3, $4)
        RETURNING id, tenant_id AS "tenantId", total, callback_url AS "callbackUrl", created_at AS "createdAt"`,
-      [batchId, args.tenantId ?? null, args.items.length, args.callbackUrl ?? null],
+      [batchId, args.tenantId ?? DEFAULT_TENANT_ID, args.items.length, args.callbackUrl ?? null],
     );
     const batch = rows[0]!;
     await client.query(

@@ -85,15 +85,14 @@ export async function batchCallbackUrl(db: Db, batchId: string): Promise<string 
 const UNFINISHED = `('queued', 'submitting', 'submitted', 'processing')`;
 
 /**
- * Queues `batch.completed` once every job of the batch is final. Only batches with a callback URL
- * are looked at further. Their row is locked first, so of two last jobs finishing at the same time
- * exactly one sees the batch done; and the full counts are only taken once nothing is left running.
+ * Queues `batch.completed` once every job of the batch is final. Only a batch with a callback URL is
+ * locked (the URL never changes, so the lock's own WHERE can test it): of two last jobs finishing at
+ * the same time exactly one sees the batch done. The full counts are only taken once nothing is left running.
  */
 export async function recordBatchCompletedIfDone(sql: Sql, batchId: string, now: Date): Promise<void> {
-  const [peek] = await sql<{ callback_url: string | null }>(`SELECT callback_url FROM batches WHERE id = $1::uuid`, [batchId]);
-  if (!peek?.callback_url) return;
   const [batch] = await sql<Batch>(
-    `SELECT id, tenant_id AS "tenantId", total, callback_url AS "callbackUrl", created_at AS "createdAt" FROM batches WHERE id = $1::uuid FOR UPDATE`,
+    `SELECT id, tenant_id AS "tenantId", total, callback_url AS "callbackUrl", created_at AS "createdAt"
+     FROM batches WHERE id = $1::uuid AND callback_url IS NOT NULL FOR UPDATE`,
     [batchId],
   );
   if (!batch?.callbackUrl) return;
