@@ -1,13 +1,12 @@
+import { randomUUID } from "node:crypto";
 import {
   BatchCreateSchema,
   decodeCursor,
   encodeCursor,
   ExtensionCreateSchema,
-
   ListExtensionsQuerySchema,
   type Logger,
 } from "@kex/core";
-import { randomUUID } from "node:crypto";
 import {
   countQueued,
   createBatch,
@@ -49,8 +48,6 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
   const { db, metrics } = deps;
   const router = Router();
 
-  const enqueue = (tenantId: string, jobIds: readonly string[], log: Logger) => enqueueFairly(deps, tenantId, jobIds, log);
-
   router.post("/extensions", async (req, res) => {
     requireJson(req);
     const input = parseOr400(ExtensionCreateSchema, req.body);
@@ -58,7 +55,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     const { tenantId } = authOf(res);
     const job = await createJob(db, { input, tenantId });
     metrics.jobsCreated.inc({ kind: "single" });
-    await enqueue(tenantId, [job.id], req.log);
+    await enqueueFairly(deps, tenantId, [job.id], req.log);
     req.log.info({ jobId: job.id }, "job created");
     res.status(202).json(toJobResource(job));
   });
