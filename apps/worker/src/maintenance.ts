@@ -118,7 +118,7 @@ export function createMaintenance(deps: MaintenanceDeps) {
         const result = await applyUpstreamReport(db, { jobId: row.id, task: answer.data, source: "reconciler" });
         if (result.outcome === "changed") {
           corrected++;
-          if (result.followUps.length > 0) await enqueueSubmits(submitQueue, result.followUps, result.followUps.map(() => 1));
+          if (result.followUps.length > 0) await enqueueSubmits(submitQueue, result.followUps);
           metrics.reconcilerCorrections.inc({ kind: "missed_callback" });
           logger.info({ jobId: row.id, from: result.from, to: result.to }, "reconciler applied a missed callback");
         }

@@ -64,7 +64,7 @@ export function createSubmitProcessor(deps: SubmitDeps) {
   const adoptUpstreamTask = async (...args: Parameters<typeof adoptUpstreamTaskInDb>) => {
     const result = await adoptCounted(...args);
     if (result.outcome === "changed" && result.followUps.length > 0) {
-      await enqueueSubmits(deps.queue, result.followUps, result.followUps.map(() => 1)).catch((err: Error) =>
+      await enqueueSubmits(deps.queue, result.followUps).catch((err: Error) =>
         logger.warn({ jobIds: result.followUps, err: err.message }, "enqueue of a chain's next step failed; the sweeper will"),
       );
     }
@@ -91,8 +91,7 @@ export function createSubmitProcessor(deps: SubmitDeps) {
     try {
       for (;;) {
         const outcome = await claims.claim(jobId);
-        if (outcome === "claimed") return getJob(db, jobId);
-        if (outcome === "not_queued") return getJob(db, jobId);
+        if (outcome !== "no_slot") return getJob(db, jobId); // claimed, or moved on by someone else
         if (deps.closing()) return await handBack(bullJob, token, 0);
         if (!counted) {
           if (waiting >= settings.maxSlotWaiters) {
