@@ -1,6 +1,7 @@
-// `npx tsx bench/micro.ts`: the data-layer hot paths of `npm run bench`, each next to a raw-SQL
-// alternative, in one process, on the bench database (kling_bench, recreated). Evidence for the
-// proposed fixes: per operation, wall time and this process's CPU (where Prisma's work happens).
+// `npx tsx bench/micro.ts`: the data-layer hot paths of `npm run bench` (packages/db as it is now),
+// each next to a minimal hand-written pg equivalent, in one process, on the bench database
+// (kling_bench, recreated). This was the evidence for moving those paths off Prisma (bench/FINDINGS.md);
+// now it shows how close packages/db is to the minimum: per operation, wall time and this process's CPU.
 //
 // BENCH_MICRO_SECONDS (default 4) per measurement; BENCH_MICRO_CONCURRENCY (default 10).
 import { randomUUID } from "node:crypto";
@@ -136,13 +137,13 @@ async function main(): Promise<void> {
     await pool.query(CLAIM_FUNCTION);
 
     say("\n[status GET] one job by id");
-    const get1 = await measure("prisma getJob (findUnique)", (i) => getJob(db, seeded[(i * 7919) % seeded.length]!));
+    const get1 = await measure("getJob (pg, named statement)", (i) => getJob(db, seeded[(i * 7919) % seeded.length]!));
     const get2 = await measure("pg SELECT * FROM jobs WHERE id = $1", (i) => pool.query("SELECT * FROM jobs WHERE id = $1", [seeded[(i * 7919) % seeded.length]!]));
     results.push({ group: "GET one job", current: get1, proposed: get2 });
 
     say("\n[ingest] one batch of 10,000 jobs (sequential)");
     let first = 100_000;
-    const ins1 = await measure("prisma createBatch (createMany + INSERT…SELECT events)", () => createBatch(db, { items: items(10_000, (first += 10_000)) }), { concurrency: 1, seconds: SECONDS * 2, maxOps: 4 });
+    const ins1 = await measure("createBatch (unnest, 3 statements, 1 transaction)", () => createBatch(db, { items: items(10_000, (first += 10_000)) }), { concurrency: 1, seconds: SECONDS * 2, maxOps: 4 });
     const ins2 = await measure("pg unnest INSERT (3 statements, 1 transaction)", () => rawCreateBatch(pool, items(10_000, (first += 10_000))), { concurrency: 1, seconds: SECONDS * 2, maxOps: 4 });
     results.push({ group: "insert 10k batch (per batch)", current: ins1, proposed: ins2 });
 
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
         WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' LIMIT 5000) RETURNING id`,
     )).rows.map((r) => r.id);
     const task = (id: string) => ({ task_id: `m-${id}`, task_status: "processing" as const, task_status_msg: "" });
-    const wh1 = await measure("applyUpstreamReport (2 reads + interactive tx)", (i) => {
+    const wh1 = await measure("applyUpstreamReport (1 read + 1 statement)", (i) => {
       const id = processing[i % processing.length]!;
       return applyUpstreamReport(db, { jobId: id, task: task(id), source: "webhook", payload: task(id) });
     });
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
     const plan = (slotCount.rows[0]?.["QUERY PLAN"] as Array<{ "Execution Time": number }>)[0];
     say(`  the slot count under the lock (1,000 in flight): ${fmt(plan?.["Execution Time"] ?? NaN, 2)} ms in Postgres`);
     let ids = await queued(20_000);
-    const cl1 = await measure("claimForSubmit, KLING_MAX_IN_FLIGHT 100000 (lock + count in interactive tx)", (i) => claimForSubmit(db, { jobId: ids[i]!, maxInFlight: 100_000 }), { concurrency: 64, maxOps: ids.length });
+    const cl1 = await measure("claimForSubmit, KLING_MAX_IN_FLIGHT 100000 (lock, count, claim in a pg transaction)", (i) => claimForSubmit(db, { jobId: ids[i]!, maxInFlight: 100_000 }), { concurrency: 64, maxOps: ids.length });
     await free(ids.slice(0, cl1.ops));
     ids = await queued(20_000);
     const cl0 = await measure("claimForSubmit, KLING_MAX_IN_FLIGHT 0 (no lock)", (i) => claimForSubmit(db, { jobId: ids[i]!, maxInFlight: 0 }), { concurrency: 64, maxOps: ids.length });
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const r of results) {
     rows.push({ section: r.group, metric: "", value: "" });
-    for (const [label, m] of [["current: " + r.current.name, r.current], ["proposed: " + r.proposed.name, r.proposed]] as const) {
+    for (const [label, m] of [["packages/db: " + r.current.name, r.current], ["hand-written: " + r.proposed.name, r.proposed]] as const) {
       rows.push({ metric: label.slice(0, 80), value: `${fmtInt(m.opsPerS)}/s · ${fmt(m.cpuUsPerOp, 0)} µs CPU · p50 ${fmt(m.p50Ms, 2)} ms` });
     }
   }
