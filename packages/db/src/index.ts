@@ -1,5 +1,5 @@
 export * from "./client";
-export { inTransaction, JOB_SELECT, poolOf, setClause } from "./sql";
+export { JOB_SELECT, setClause } from "./sql";
 export * from "./jobs";
 export * from "./resources";
 export type { Batch, Job, JobEvent, EventSource } from "./generated/client";
