@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { callbackToken } from "@kex/core";
 import { adoptUpstreamTask, claimForSubmit, createJob } from "@kex/db";
 import { AccountPauseStore, createRedis } from "@kex/queue";
-import { TEST_REDIS_URL } from "@kex/testing";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, TEST_REDIS_URL } from "@kex/testing";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import type { Express } from "express";
@@ -150,18 +149,11 @@ describe("GET /docs", () => {
   });
 });
 
-const CHROMIUM_PATH = "/usr/bin/chromium";
-// Skipped only on request (as in ui.test.ts); a machine without Chromium fails loudly instead.
-const describeBrowser = process.env.SKIP_BROWSER_TESTS === "1" ? describe.skip : describe;
-
-describeBrowser("GET /docs in headless Chromium", () => {
+describeWithBrowser("GET /docs in headless Chromium", () => {
   it("shows every operation, with no request leaving this server and no script error (CSP included)", async () => {
-    if (!existsSync(CHROMIUM_PATH)) {
-      throw new Error(`needs Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium, or set SKIP_BROWSER_TESTS=1 to skip`);
-    }
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();

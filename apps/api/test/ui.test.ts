@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { JOB_STATUSES } from "@kex/core";
-import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
 import { chromium, type Browser } from "playwright-core";
 import request from "supertest";
 import { API_TOKEN, auth, startApiHarness, validItem, type ApiHarness } from "./helpers";
@@ -276,33 +276,13 @@ describe("status pages over HTTP", () => {
 
 // ---------- a real browser ----------
 
-const CHROMIUM_PATH = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const REPO_ROOT = path.resolve(__dirname, "../../..");
 const SCREENSHOT = path.join(REPO_ROOT, ".artifacts", "ui-batch.png");
 
-// Skipped only on request; a machine without Chromium fails loudly instead.
-const describeBrowser = process.env.SKIP_BROWSER_TESTS === "1" ? describe.skip : describe;
-
-describeBrowser("status pages in headless Chromium", () => {
+describeWithBrowser("status pages in headless Chromium", () => {
   let stack: Stack | undefined;
   let browser: Browser | undefined;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM_PATH)) {
-      throw new Error(
-        `the browser test needs Chromium at ${CHROMIUM_PATH}, which does not exist: ` +
-          "install it with `apt-get update && apt-get install -y chromium`, or set SKIP_BROWSER_TESTS=1 to skip this test",
-      );
-    }
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
     // Slow enough that progress is visible: 20 jobs, 5 at a time, 1.1-1.8 s each upstream.
     stack = await startStack({

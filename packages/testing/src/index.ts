@@ -3,3 +3,4 @@ export * from "./database";
 export * from "./redis";
 export * from "./stack";
 export * from "./resolver";
+export * from "./browser";
