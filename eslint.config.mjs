@@ -13,7 +13,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
       "@typescript-eslint/no-explicit-any": "warn",
       "no-constant-condition": ["error", { checkLoops: false }],
-      // Config modules are the only readers of the environment (DESIGN.md, style 1).
+      // Config modules are the only readers of the environment (docs/architecture.md#configuration-and-wiring).
       "no-restricted-properties": ["error", { object: "process", property: "env", message: "read the environment only in a config module" }],
     },
   },

@@ -1,5 +1,5 @@
 // Prisma CLI config (generate, migrate deploy). Prisma 6.19 with the JS engine and the pg adapter:
-// the native schema engine cannot be downloaded offline (see DESIGN.md).
+// the native schema engine cannot be downloaded offline (docs/architecture.md#prisma-without-a-network).
 import path from "node:path";
 import { defineConfig } from "prisma/config";
 import { PrismaPg } from "@prisma/adapter-pg";

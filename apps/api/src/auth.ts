@@ -61,17 +61,6 @@ export function authenticate(deps: { db: Db; apiToken: string; logger: Logger; c
   };
 }
 
-/** `Authorization: Bearer <API_TOKEN>`, compared in constant time. */
-export function requireBearer(token: string): RequestHandler {
-  return (req, _res, next) => {
-    const header = req.get("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) return next(new ApiError(401, "unauthorized", "missing bearer token: send Authorization: Bearer <api key>"));
-    if (!safeEqual(match[1]!, token)) return next(new ApiError(401, "unauthorized", "invalid API key"));
-    next();
-  };
-}
-
 /**
  * HTTP Basic auth for browser-facing operator pages: any user name, the password is `password`
  * (compared in constant time). Anything else answers 401 with a challenge, so browsers ask for it.

@@ -190,7 +190,7 @@ function createSandboxInternal(initial: Partial<SandboxOptions> = {}): Sandbox &
   function newId(taken: (id: string) => boolean): string {
     for (;;) {
       const id = randomDigits(random, ID_DIGITS);
-      // Ids starting with 404 are reserved for "does not exist" (kling-api.md, sandbox rules).
+      // Ids starting with 404 are reserved for "does not exist" (docs/upstream-api.md#what-the-sandbox-adds).
       if (!id.startsWith("404") && !taken(id)) return id;
     }
   }

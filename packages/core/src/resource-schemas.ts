@@ -26,7 +26,7 @@ export const JobErrorSchema = z.object({
   message: z.string(),
 });
 
-/** The public job object of DESIGN.md (snake_case, as upstream). */
+/** The public job object (docs/architecture.md#the-contract), snake_case as upstream. */
 export const JobResourceSchema = z
   .object({
     id: z.uuid(),

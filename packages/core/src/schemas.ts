@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { JOB_STATUSES } from "./job-status";
 
-/** Upstream limits (kling-api.md). */
+/** Upstream limits (docs/upstream-api.md#create-an-extension-task). */
 export const PROMPT_MAX_CHARS = 2500;
 export const VIDEO_ID_MAX_CHARS = 256;
 export const URL_MAX_CHARS = 2048;
@@ -84,7 +84,7 @@ export function toValidationDetails(error: z.ZodError): ValidationDetail[] {
   });
 }
 
-/** Upstream video rules (kling-api.md): each extension adds about 4.5 s; a video may not exceed 3 minutes. */
+/** Upstream video rules (docs/upstream-api.md#video-length-and-retention): each extension adds about 4.5 s; a video may not exceed 3 minutes. */
 export const EXTENSION_SECONDS = 4.5;
 export const MAX_VIDEO_SECONDS = 180;
 export const CHAIN_MAX_STEPS = Math.floor(MAX_VIDEO_SECONDS / EXTENSION_SECONDS);

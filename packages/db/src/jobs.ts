@@ -15,7 +15,7 @@ import { DEFAULT_TENANT_ID } from "./tenants";
 import { inTransaction, JOB_SELECT, poolOf, prepared, queryRows, requirePool, setClause, sqlOfClient, type Sql } from "./sql";
 import type { StatusCounts } from "./resources";
 
-/** Statuses whose job holds an account slot upstream (kling-api.md: from `submitted` until finished). */
+/** Statuses whose job holds an account slot upstream (docs/upstream-api.md#the-parallel-task-limit: from `submitted` until finished). */
 const SLOT_CONDITION = `(status IN ('submitting', 'submitted', 'processing')
   OR (status = 'canceled' AND upstream_status IN ('submitted', 'processing')))`;
 const SLOT_SQL = Prisma.raw(SLOT_CONDITION);

@@ -1,7 +1,7 @@
 import type { BatchResource, JobEventResource, JobResource } from "@kex/core";
 import type { Batch, Job, JobEvent } from "./generated/client";
 
-/** The public job object of DESIGN.md: its shape is `JobResourceSchema` (packages/core), also the OpenAPI document's. */
+/** The public job object (docs/architecture.md#the-contract): its shape is `JobResourceSchema` (packages/core), also the OpenAPI document's. */
 export type { JobResource } from "@kex/core";
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);

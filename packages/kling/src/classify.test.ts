@@ -7,7 +7,7 @@ function err(httpStatus: number, code: number | null, message = `upstream says $
 
 const permanent = (code: string, alert: boolean, message: string): UpstreamVerdict => ({ kind: "permanent", code, message, alert });
 
-// Every row of the error table in shared/kling-api.md, with the HTTP status upstream pairs it with.
+// Every row of the error table in docs/upstream-api.md#errors-and-how-we-classify-them, with the HTTP status upstream pairs it with.
 const table: Array<[string, KlingErrorResult, UpstreamVerdict]> = [
   ["401/1000 auth failed", err(401, 1000), permanent("1000", true, "upstream says 1000")],
   ["401/1001 header empty", err(401, 1001), permanent("1001", true, "upstream says 1001")],

@@ -6,7 +6,7 @@ export const RATE_LIMITED_DELAY_MS = 1000;
 export const AT_CAPACITY_DELAY_MS = 2000;
 
 /**
- * What the caller should do with a failed upstream call, decided once here (DESIGN.md, style 6).
+ * What the caller should do with a failed upstream call, decided once here (docs/architecture.md#errors).
  * - `retry`: transient; retry with backoff, counts as an attempt.
  * - `rate_limited` / `at_capacity`: try again after `delayMs`; not a failure of the job.
  * - `pause_account`: the account itself is blocked (exception, arrears, resource pack); stop all submissions, alert.

@@ -1,13 +1,13 @@
 import { z } from "zod";
 
 /**
- * Wire shapes of the Kling video-extension API (see shared/kling-api.md).
+ * Wire shapes of the Kling video-extension API (docs/upstream-api.md).
  * Parsing is deliberately tolerant: unknown fields pass through, optional fields may be missing, and numbers
  * that upstream documents as strings (durations, unit deductions) are accepted either way and normalised to
  * strings, because proxies in front of Kling do not all agree on that detail.
  */
 
-/** Documented upstream limits (kling-api.md, "Create"). */
+/** Documented upstream limits (docs/upstream-api.md#create-an-extension-task). */
 export const KLING_PROMPT_MAX_CHARS = 2500;
 export const KLING_NEGATIVE_PROMPT_MAX_CHARS = 2500;
 export const KLING_CFG_SCALE_MIN = 0;

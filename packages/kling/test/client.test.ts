@@ -1,4 +1,4 @@
-// The sandbox is the only fake upstream (DESIGN.md, style 8). It is imported by package name but not declared as a
+// The sandbox is the only fake upstream (docs/architecture.md#tests-the-fault-suite-and-the-bench). It is imported by package name but not declared as a
 // dependency of @kex/kling: @kex/sandbox already depends on @kex/kling, and a cycle would break turbo's task graph.
 import { startSandbox, type RunningSandbox } from "@kex/sandbox";
 import http from "node:http";
