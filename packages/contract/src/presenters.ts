@@ -30,10 +30,7 @@ export function toJobResource(job: JobRow): JobResource {
     upstream_task_id: job.upstreamTaskId,
     upstream_status: job.upstreamStatus,
     attempts: job.attempts,
-    result:
-      job.resultVideoId && job.resultUrl
-        ? { video_id: job.resultVideoId, url: job.resultUrl, duration: job.resultDuration }
-        : null,
+    result: job.resultVideoId && job.resultUrl ? { video_id: job.resultVideoId, url: job.resultUrl, duration: job.resultDuration } : null,
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? "" } : null,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),

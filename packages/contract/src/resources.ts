@@ -21,10 +21,9 @@ export const JobResultSchema = z.object({
 
 export const JobErrorSchema = z.object({
   code: z.string().meta({
-    description:
-      `the upstream's code for a refused create (e.g. "1203": the video does not exist), ${JOB_ERROR_CODES.slice(0, -1)
-        .map((code) => `\`${code}\``)
-        .join(", ")} or \`${JOB_ERROR_CODES.at(-1)}\``,
+    description: `the upstream's code for a refused create (e.g. "1203": the video does not exist), ${JOB_ERROR_CODES.slice(0, -1)
+      .map((code) => `\`${code}\``)
+      .join(", ")} or \`${JOB_ERROR_CODES.at(-1)}\``,
   }),
   message: z.string(),
 });

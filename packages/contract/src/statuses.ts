@@ -4,15 +4,7 @@ import { z } from "zod";
  * The enums the API shows. Their order is the order of a job's life, which pages and progress lines
  * keep. What the statuses mean to the lifecycle (final or not, holding an upstream task) is packages/core's.
  */
-export const JOB_STATUSES = [
-  "queued",
-  "submitting",
-  "submitted",
-  "processing",
-  "succeeded",
-  "failed",
-  "canceled",
-] as const;
+export const JOB_STATUSES = ["queued", "submitting", "submitted", "processing", "succeeded", "failed", "canceled"] as const;
 export const JobStatusSchema = z.enum(JOB_STATUSES).meta({ id: "JobStatus" });
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
