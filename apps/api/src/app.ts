@@ -9,7 +9,7 @@ import { authenticate, requireBasicAuth } from "./auth";
 import { errorHandler, notFoundRoute } from "./errors";
 import { idempotency } from "./idempotency";
 import type { ApiMetrics } from "./metrics";
-import { openApiRoutes } from "./openapi";
+import { createOpenApiDocument, openApiRoutes } from "./openapi";
 import { tenantRateLimit } from "./rate-limit";
 import { requestLogging } from "./request-logging";
 import { callbackUrlGuard } from "./callback-urls";
@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestLogging(deps.logger));
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps.registry));
-  app.use(openApiRoutes());
+  app.use(openApiRoutes(createOpenApiDocument()));
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
   app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));
   app.use(

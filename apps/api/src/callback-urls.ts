@@ -1,4 +1,5 @@
-import { checkDestination, systemResolveAll, urlHostname, type BatchCreate, type DestinationCheck, type ResolveAll, type ValidationDetail } from "@kex/core";
+import type { BatchCreate, ValidationDetail } from "@kex/contract";
+import { checkDestination, systemResolveAll, urlHostname, type DestinationCheck, type ResolveAll } from "@kex/core";
 import { ApiError } from "./errors";
 
 /** A callback_url of a request, with the field it came from (`callback_url`, `items.3.callback_url`). */

@@ -1,12 +1,13 @@
-import { IdParamSchema, toValidationDetails, type Logger, type ValidationDetail } from "@kex/core";
+import { IdParamSchema, toValidationDetails, type ApiErrorCode, type ErrorBody, type ValidationDetail } from "@kex/contract";
+import type { Logger } from "@kex/core";
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import { z } from "zod";
 
-/** An error with a public meaning: HTTP status, a stable code, a message safe to show. */
+/** An error with a public meaning: HTTP status, a stable code (one of `API_ERROR_CODES`), a message safe to show. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: ValidationDetail[] | Record<string, unknown>,
   ) {
@@ -38,7 +39,6 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
   return parsed.data;
 }
 
-/** Postgres unreachable or overloaded: a retrying sender should come back later. */
 /**
  * Postgres unreachable or overloaded (pool exhausted, a transaction that could not start in time): the
  * request did nothing, and a retrying sender (upstream callbacks) should come back later.
@@ -75,6 +75,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     res.status(apiError.status).json({
       error: { code: apiError.code, message: apiError.message, ...(apiError.details ? { details: apiError.details } : {}) },
-    });
+    } satisfies ErrorBody);
   };
 }

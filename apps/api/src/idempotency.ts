@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { IdempotencyKeySchema } from "@kex/core";
+import { IdempotencyKeySchema } from "@kex/contract";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, type Db } from "@kex/db";
 import type { RequestHandler } from "express";
 import { authOf } from "./auth";

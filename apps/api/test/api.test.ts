@@ -1,4 +1,4 @@
-import { BATCH_MAX_ITEMS, PROMPT_MAX_CHARS } from "@kex/core";
+import { BATCH_MAX_ITEMS, PROMPT_MAX_CHARS } from "@kex/contract";
 import { countInFlight, getJobEvents } from "@kex/db";
 import request from "supertest";
 import { auth, startApiHarness, validItem, type ApiHarness } from "./helpers";

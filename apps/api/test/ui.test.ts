@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { JOB_STATUSES } from "@kex/core";
+import { JOB_STATUSES } from "@kex/contract";
 import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
 import { chromium, type Browser } from "playwright-core";
 import request from "supertest";

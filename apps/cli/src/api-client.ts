@@ -1,70 +1,17 @@
-import type { JobStatus } from "@kex/core";
-import { ApiRequestError, type ApiErrorDetail } from "./errors";
+import type {
+  ApiKeyCreated,
+  ApiKeyList,
+  ApiKeyResource,
+  BatchCreated,
+  BatchResource,
+  JobList,
+  JobResource,
+  JobStatus,
+  KeyCreate,
+  ValidationDetail,
+} from "@kex/contract";
+import { ApiRequestError } from "./errors";
 import type { Connection } from "./config";
-
-/** A job as `GET /v1/extensions/:id` returns it (README, "A job"). */
-export interface JobResource {
-  id: string;
-  batch_id: string | null;
-  status: JobStatus;
-  video_id: string;
-  prompt: string;
-  negative_prompt: string | null;
-  cfg_scale: number | null;
-  callback_url: string | null;
-  metadata: Record<string, unknown> | null;
-  upstream_task_id: string | null;
-  upstream_status: string | null;
-  attempts: number;
-  result: { video_id: string | null; url: string | null; duration: number | null } | null;
-  error: { code: string; message: string } | null;
-  created_at: string;
-  updated_at: string;
-  submitted_at: string | null;
-  finished_at: string | null;
-}
-
-export type StatusCounts = Record<JobStatus, number>;
-
-export interface BatchResource {
-  id: string;
-  total: number;
-  counts: StatusCounts;
-  done: boolean;
-  callback_url?: string | null;
-  created_at?: string;
-}
-
-export interface BatchCreated {
-  id: string;
-  total: number;
-  jobs: string[];
-}
-
-export interface JobPage {
-  data: JobResource[];
-  next_cursor: string | null;
-}
-
-export interface ApiKeyResource {
-  id: string;
-  name: string | null;
-  prefix: string;
-  tenant_id: string;
-  created_at: string;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
-
-/** `POST /v1/keys` answer: the only time the secret `key` is shown. */
-export interface ApiKeyCreated {
-  id: string;
-  name: string | null;
-  prefix: string;
-  key: string;
-  tenant_id: string;
-  created_at: string;
-}
 
 export interface ApiClientOptions extends Connection {
   /** How long one request may take, start to end. Default 30 s; batch creation gets `createTimeoutMs`. */
@@ -102,7 +49,7 @@ export class ApiClient {
     return this.request("GET", `/v1/batches/${encodeURIComponent(id)}`);
   }
 
-  listJobs(query: { batchId?: string; status?: JobStatus; limit?: number; cursor?: string }): Promise<JobPage> {
+  listJobs(query: { batchId?: string; status?: JobStatus; limit?: number; cursor?: string }): Promise<JobList> {
     return this.request("GET", "/v1/extensions", {
       query: { batch_id: query.batchId, status: query.status, limit: query.limit, cursor: query.cursor },
     });
@@ -113,12 +60,12 @@ export class ApiClient {
     return this.request("POST", "/v1/batches", { body, timeoutMs: this.createTimeoutMs });
   }
 
-  createKey(input: { name?: string; tenant_id?: string }): Promise<ApiKeyCreated> {
+  createKey(input: KeyCreate): Promise<ApiKeyCreated> {
     return this.request("POST", "/v1/keys", { body: input });
   }
 
   async listKeys(): Promise<ApiKeyResource[]> {
-    const page = await this.request<{ data: ApiKeyResource[] }>("GET", "/v1/keys");
+    const page = await this.request<ApiKeyList>("GET", "/v1/keys");
     return page.data;
   }
 
@@ -179,7 +126,7 @@ function httpError(status: number, text: string, what: string): ApiRequestError 
   const error = parsed?.error;
   if (error && typeof error.message === "string") {
     const code = typeof error.code === "string" ? error.code : undefined;
-    const details = Array.isArray(error.details) ? (error.details as ApiErrorDetail[]) : [];
+    const details = Array.isArray(error.details) ? (error.details as ValidationDetail[]) : [];
     return new ApiRequestError(`${what}: HTTP ${status}${code ? ` ${code}` : ""}: ${error.message}`, status, code, details);
   }
   return new ApiRequestError(`${what}: HTTP ${status}${text ? `: ${snippet(text)}` : ""}`, status, undefined);

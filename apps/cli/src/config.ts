@@ -1,4 +1,4 @@
-import { HttpUrlSchema } from "@kex/core";
+import { HttpUrlSchema } from "@kex/contract";
 import { UsageError } from "./errors";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";

@@ -1,3 +1,5 @@
+import type { ValidationDetail } from "@kex/contract";
+
 /** Exit codes, the CLI's contract with scripts. */
 export const ExitCode = {
   ok: 0,
@@ -28,19 +30,13 @@ export class UsageError extends CliError {
   }
 }
 
-export interface ApiErrorDetail {
-  field: string;
-  rule?: string;
-  message: string;
-}
-
 /** The API answered 4xx/5xx (`status` set) or was not reached at all (`status` undefined). */
 export class ApiRequestError extends CliError {
   constructor(
     message: string,
     readonly status: number | undefined,
     readonly code: string | undefined,
-    readonly details: ApiErrorDetail[] = [],
+    readonly details: ValidationDetail[] = [],
   ) {
     super(message, ExitCode.api);
   }

@@ -1,5 +1,4 @@
-import { JOB_STATUSES } from "@kex/core";
-import type { JobResource, StatusCounts } from "./api-client";
+import { JOB_STATUSES, type JobResource, type StatusCounts } from "@kex/contract";
 
 export const emptyCounts = (): StatusCounts => Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
 

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { ExtensionCreateSchema, toValidationDetails, type ExtensionCreate } from "@kex/core";
+import { ExtensionCreateSchema, toValidationDetails, type ExtensionCreate } from "@kex/contract";
 import { parse as parseCsv } from "csv-parse";
 import { UsageError } from "./errors";
 

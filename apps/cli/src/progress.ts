@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { SingleBar } from "cli-progress";
-import { JOB_STATUSES } from "@kex/core";
-import { withRetry, type ApiClient, type BatchResource, type StatusCounts } from "./api-client";
+import { JOB_STATUSES, type BatchResource, type StatusCounts } from "@kex/contract";
+import { withRetry, type ApiClient } from "./api-client";
 import { ExitCode, type ExitCodeValue } from "./errors";
 import { emptyCounts, finishedCount, jobFailureLine } from "./format";
 import type { Output } from "./output";

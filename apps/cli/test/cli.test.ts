@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { STACK_API_TOKEN, startStack, type Stack } from "@kex/testing";
 import { parse as parseCsv } from "csv-parse/sync";
-import type { JobResource } from "../src/api-client";
+import type { JobList, JobResource } from "@kex/contract";
 import { allOutput, createdBatches, kex, sourceVideo } from "./helpers";
 
 /** The API as the tests see it (to check what the CLI did), with plain fetch. */
@@ -22,7 +22,7 @@ async function allJobsOfBatch(stack: Stack, batchId: string): Promise<JobResourc
   const jobs: JobResource[] = [];
   let cursor: string | null = null;
   do {
-    const page: { body: { data: JobResource[]; next_cursor: string | null } } = await api(
+    const page: { body: JobList } = await api(
       stack,
       "GET",
       `/v1/extensions?batch_id=${batchId}&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { DEADLINE_CODE, TASK_MISSING_CODE } from "@kex/contract";
 import type { Logger, SubmitPayload } from "@kex/core";
 import {
   applyJobEvent as applyJobEventInDb,
@@ -31,9 +32,6 @@ export interface MaintenanceSettings {
   /** A task with no final answer this long after upstream accepted it fails the job. */
   taskDeadlineMs: number;
 }
-
-export const DEADLINE_CODE = "upstream_timeout";
-export const TASK_MISSING_CODE = "upstream_task_missing";
 
 /** BullMQ states in which a submit is alive (someone will process it). */
 const LIVE_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);

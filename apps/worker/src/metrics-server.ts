@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ApiErrorCode } from "@kex/contract";
 import type { Logger } from "@kex/core";
 import type { Registry } from "@kex/metrics";
 
@@ -27,12 +28,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
     };
-    if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: { code: "method_not_allowed", message: "GET only" } });
+    const fail = (status: number, code: ApiErrorCode, message: string) => json(status, { error: { code, message } });
+    if (req.method !== "GET" && req.method !== "HEAD") return fail(405, "method_not_allowed", "GET only");
     if (path === "/healthz") return options.healthy() ? json(200, { status: "ok" }) : json(503, { status: "stopping" });
-    if (path !== "/metrics") return json(404, { error: { code: "route_not_found", message: `no route for ${req.method} ${path}` } });
+    if (path !== "/metrics") return fail(404, "route_not_found", `no route for ${req.method} ${path}`);
     options.registry.metrics().then(
       (text) => res.writeHead(200, { "Content-Type": options.registry.contentType }).end(text),
-      (err: unknown) => json(500, { error: { code: "internal_error", message: `could not collect metrics: ${(err as Error).message}` } }),
+      (err: unknown) => fail(500, "internal_error", `could not collect metrics: ${(err as Error).message}`),
     );
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { ATTEMPTS_EXHAUSTED_CODE } from "@kex/contract";
 import { callbackUrl, JOB_CATALOG, SubmitPayloadSchema, type Logger, type SubmitPayload } from "@kex/core";
 import {
   adoptUpstreamTask as adoptUpstreamTaskInDb,
@@ -43,9 +44,6 @@ export interface SubmitDeps {
   /** Set when the worker is shutting down: a submit still waiting for a slot hands its job back. */
   closing: () => boolean;
 }
-
-/** Error code of a job whose retryable upstream errors outlasted every attempt. */
-export const ATTEMPTS_EXHAUSTED_CODE = "upstream_unavailable";
 
 const notFound = (r: KlingErrorResult) => r.httpStatus === 404 || r.code === 1203;
 

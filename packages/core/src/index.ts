@@ -1,7 +1,6 @@
 export * from "./job-status";
 export * from "./state-machine";
 export * from "./schemas";
-export * from "./resource-schemas";
 export * from "./callback-token";
 export * from "./secrets";
 export * from "./job-catalog";

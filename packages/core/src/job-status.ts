@@ -1,13 +1,7 @@
-export const JOB_STATUSES = [
-  "queued",
-  "submitting",
-  "submitted",
-  "processing",
-  "succeeded",
-  "failed",
-  "canceled",
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+import type { JobStatus } from "@kex/contract";
+
+// The statuses are the API's (packages/contract); what they mean to the lifecycle is here.
+export { JOB_STATUSES, type JobStatus } from "@kex/contract";
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
 

@@ -1,10 +1,9 @@
+import { CANCELED_CODE } from "@kex/contract";
 import type { Db } from "./client";
 import type { Job } from "./generated/client";
 import { applyJobEvent, type ApplyResult } from "./jobs";
 import { recordBatchCompletedIfDone, recordJobsFinished } from "./outbox";
 import { sqlOfTx } from "./sql";
-
-export const CANCELED_CODE = "canceled";
 
 /**
  * Cancels one job. Not yet upstream → it will never be submitted. Already upstream (Kling has no

@@ -1,10 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { EXTENSION_SECONDS, MAX_VIDEO_SECONDS, type ChainCreate, type ChainStep } from "@kex/core";
+import { EXTENSION_SECONDS, MAX_VIDEO_SECONDS, toChainResource, VIDEO_TOO_LONG_CODE, type ChainCreate, type ChainResource, type ChainStep } from "@kex/contract";
 import { Prisma, type Db, type DbOrTx } from "./client";
 import type { Chain, Job } from "./generated/client";
-import { toJobResource, type JobResource } from "./resources";
-
-export const VIDEO_TOO_LONG_CODE = "video_too_long";
 
 function stepJob(chain: Pick<Chain, "id" | "tenantId" | "callbackUrl">, step: ChainStep, index: number, videoId: string): Prisma.JobUncheckedCreateInput {
   return {
@@ -115,41 +112,10 @@ export async function retryChain(db: Db, args: { tenantId: string; chainId: stri
   });
 }
 
-export interface ChainResource {
-  id: string;
-  status: string;
-  video_id: string;
-  callback_url: string | null;
-  current_step: number;
-  steps: Array<ChainStep & { index: number; job: JobResource | null; attempts: number }>;
-  final_video: { video_id: string; url: string; duration: number | null } | null;
-  error: { code: string; message: string } | null;
-  created_at: string;
-  updated_at: string;
-}
-
 /** The chain with each step's latest job and the final video once the last step succeeded. */
 export async function getChainView(db: DbOrTx, tenantId: string, id: string): Promise<ChainResource | null> {
   const chain = await db.chain.findFirst({ where: { id, tenantId } });
   if (!chain) return null;
   const jobs = await db.job.findMany({ where: { chainId: id }, orderBy: [{ stepIndex: "asc" }, { createdAt: "asc" }] });
-  const steps = chain.steps as unknown as ChainStep[];
-  const view = steps.map((step, index) => {
-    const forStep = jobs.filter((j) => j.stepIndex === index);
-    const latest = forStep[forStep.length - 1];
-    return { index, ...step, job: latest ? toJobResource(latest) : null, attempts: forStep.length };
-  });
-  const last = view[view.length - 1]?.job;
-  return {
-    id: chain.id,
-    status: chain.status,
-    video_id: chain.videoId,
-    callback_url: chain.callbackUrl,
-    current_step: chain.currentStep,
-    steps: view,
-    final_video: chain.status === "succeeded" && last?.result ? last.result : null,
-    error: chain.errorCode ? { code: chain.errorCode, message: chain.errorMessage ?? "" } : null,
-    created_at: chain.createdAt.toISOString(),
-    updated_at: chain.updatedAt.toISOString(),
-  };
+  return toChainResource(chain, jobs);
 }

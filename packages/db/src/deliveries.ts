@@ -1,3 +1,4 @@
+import type { DeliveryStatus } from "@kex/contract";
 import type { Db, DbOrTx } from "./client";
 import type { WebhookAttempt, WebhookDelivery } from "./generated/client";
 
@@ -6,9 +7,6 @@ import type { WebhookAttempt, WebhookDelivery } from "./generated/client";
  * (`outbox.ts`) in the transaction that finished the job; the worker's dispatcher claims due rows,
  * sends them and records every attempt here. Nothing about them lives in Redis.
  */
-
-/** `pending` (an attempt is due or scheduled), `delivered` (a 2xx came back), `failed` (every scheduled attempt failed). */
-export type DeliveryStatus = "pending" | "delivered" | "failed";
 
 /** Longest error text kept per attempt (and in `last_error`). */
 export const DELIVERY_ERROR_MAX_CHARS = 500;
@@ -153,51 +151,4 @@ export function getDeliveryForTenant(db: DbOrTx, tenantId: string, id: string): 
 export async function redeliverDelivery(db: DbOrTx, tenantId: string, id: string, now = new Date()): Promise<DeliveryWithAttempts | null> {
   const { count } = await db.webhookDelivery.updateMany({ where: { id, tenantId }, data: { status: "pending", nextAttemptAt: now } });
   return count === 1 ? getDeliveryForTenant(db, tenantId, id) : null;
-}
-
-export interface DeliveryAttemptResource {
-  attempt: number;
-  at: string;
-  status_code: number | null;
-  latency_ms: number;
-  error: string | null;
-}
-
-export interface DeliveryResource {
-  id: string;
-  event_type: string;
-  job_id: string | null;
-  batch_id: string | null;
-  url: string;
-  status: string;
-  attempts: number;
-  /** When the next attempt is due; null unless `pending`. */
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  last_error: string | null;
-  created_at: string;
-  attempt_log: DeliveryAttemptResource[];
-}
-
-export function toDeliveryResource(d: DeliveryWithAttempts): DeliveryResource {
-  return {
-    id: d.id,
-    event_type: d.eventType,
-    job_id: d.jobId,
-    batch_id: d.batchId,
-    url: d.url,
-    status: d.status,
-    attempts: d.attempts,
-    next_attempt_at: d.status === "pending" ? d.nextAttemptAt.toISOString() : null,
-    delivered_at: d.deliveredAt?.toISOString() ?? null,
-    last_error: d.lastError,
-    created_at: d.createdAt.toISOString(),
-    attempt_log: d.attemptLog.map((a) => ({
-      attempt: a.attempt,
-      at: a.at.toISOString(),
-      status_code: a.statusCode,
-      latency_ms: a.latencyMs,
-      error: a.error,
-    })),
-  };
 }

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import type { ApiKeyResource } from "@kex/core";
 import type { Db, DbOrTx } from "./client";
 import type { ApiKey, Tenant } from "./generated/client";
 
@@ -78,19 +77,4 @@ export async function revokeApiKey(db: DbOrTx, tenantId: string, id: string, now
 
 export async function touchApiKey(db: DbOrTx, id: string, now = new Date()): Promise<void> {
   await db.apiKey.updateMany({ where: { id }, data: { lastUsedAt: now } });
-}
-
-/** Its shape is `ApiKeyResourceSchema` (packages/core), also the OpenAPI document's. */
-export type { ApiKeyResource } from "@kex/core";
-
-export function toApiKeyResource(key: ApiKey): ApiKeyResource {
-  return {
-    id: key.id,
-    name: key.name,
-    prefix: key.prefix,
-    tenant_id: key.tenantId,
-    created_at: key.createdAt.toISOString(),
-    revoked_at: key.revokedAt?.toISOString() ?? null,
-    last_used_at: key.lastUsedAt?.toISOString() ?? null,
-  };
 }

@@ -1,3 +1,4 @@
+import { TASK_FAILED_CODE } from "@kex/contract";
 import type { JobStatus, UpstreamTaskStatus } from "@kex/core";
 import type { Db } from "./client";
 import type { Prisma } from "./client";
@@ -23,8 +24,6 @@ function parseDuration(value: string | number | null | undefined): number | null
   const n = typeof value === "number" ? value : Number.parseFloat(value);
   return Number.isFinite(n) ? n : null;
 }
-
-export const TASK_FAILED_CODE = "task_failed";
 
 /**
  * Columns that follow from an upstream report: the task id (adopted if we did not have it), the

@@ -1,6 +1,8 @@
 import path from "node:path";
 import { Router } from "express";
-import { createOpenApiDocument } from "./document";
+import type { oas31 } from "zod-openapi";
+import { z } from "zod";
+import { open, TAGS } from "./operations";
 
 /** Swagger UI's files, served from the `swagger-ui-dist` package: the page needs no CDN (nor the internet). */
 const SWAGGER_UI_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
@@ -31,12 +33,12 @@ const DOCS_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
- * `GET /openapi.json` (the document, generated once from the zod schemas) and `GET /docs` (Swagger UI
- * reading it). Public, like /healthz: the document describes the API, it holds no secret.
+ * `GET /openapi.json` (the document, serialized once) and `GET /docs` (Swagger UI reading it). Public,
+ * like /healthz: the document describes the API, it holds no secret.
  */
-export function openApiRoutes(): Router {
+export function openApiRoutes(openApiDocument: oas31.OpenAPIObject): Router {
   const router = Router();
-  const document = JSON.stringify(createOpenApiDocument());
+  const document = JSON.stringify(openApiDocument);
 
   router.get("/openapi.json", (_req, res) => {
     res.type("application/json").send(document);
@@ -56,3 +58,18 @@ export function openApiRoutes(): Router {
   });
   return router;
 }
+
+export const openApiOperations = [
+  open.get("/openapi.json", {
+    operationId: "openApiDocument",
+    summary: "This document",
+    tags: [TAGS.ops],
+    ok: { status: 200, description: "OpenAPI 3.1", schema: z.record(z.string(), z.unknown()) },
+  }),
+  open.get("/docs", {
+    operationId: "apiReference",
+    summary: "This document as a web page (Swagger UI, served from this server)",
+    tags: [TAGS.ops],
+    ok: { status: 200, description: "HTML", schema: z.string(), media: "text/html" },
+  }),
+];

@@ -1,10 +1,12 @@
+import { BatchCanceledSchema, JobResourceSchema, toBatchResource, toJobResource } from "@kex/contract";
 import { type Logger } from "@kex/core";
-import { cancelBatch, cancelJob, getBatchWithCounts, getJobForTenant, toBatchResource, toJobResource, type Db } from "@kex/db";
+import { cancelBatch, cancelJob, getBatchWithCounts, getJobForTenant, type Db } from "@kex/db";
 import { countFinished } from "@kex/metrics";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { ApiError, notFound, idParam } from "../errors";
 import type { ApiMetrics } from "../metrics";
+import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 /** `POST /v1/extensions/:id/cancel` and `POST /v1/batches/:id/cancel`: cancel what has not finished. */
 export function cancelRoutes(deps: { db: Db; logger: Logger; metrics: Pick<ApiMetrics, "jobsFinished"> }): Router {
@@ -40,3 +42,22 @@ export function cancelRoutes(deps: { db: Db; logger: Logger; metrics: Pick<ApiMe
 
   return router;
 }
+
+export const cancelOperations = [
+  v1.post("/extensions/:id/cancel", {
+    operationId: "cancelExtension",
+    summary: "Cancel a job that has not finished",
+    tags: [TAGS.extensions],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the canceled job", schema: JobResourceSchema },
+    errors: { 404: "no such job for this tenant", 409: "or `already_finished`: the job is final (its status in `details.status`)" },
+  }),
+  v1.post("/batches/:id/cancel", {
+    operationId: "cancelBatch",
+    summary: "Cancel every job of a batch that has not finished",
+    tags: [TAGS.batches],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the batch after canceling", schema: BatchCanceledSchema },
+    errors: { 404: "no such batch for this tenant", 409: "or `already_finished`: every job is final (`details.counts`)" },
+  }),
+];

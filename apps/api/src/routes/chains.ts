@@ -1,9 +1,11 @@
-import { ChainCreateSchema, type Logger } from "@kex/core";
+import { CHAIN_MAX_STEPS, ChainCreateSchema, ChainResourceSchema } from "@kex/contract";
+import type { Logger } from "@kex/core";
 import { createChain, getChainView, retryChain, type Db } from "@kex/db";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { enqueueFairly, type EnqueueFn } from "../enqueue";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
+import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 /**
  * Extension chains: step n extends step n-1's result video. A chain longer than upstream's 3 minutes
@@ -46,3 +48,34 @@ export function chainRoutes(deps: { db: Db; enqueue: EnqueueFn; logger: Logger; 
 
   return router;
 }
+
+export const chainOperations = [
+  v1.post("/chains", {
+    operationId: "createChain",
+    summary: "Extend a video several times in a row",
+    description: `Step n extends step n-1's result video; at most ${CHAIN_MAX_STEPS} steps (upstream refuses videos over 3 minutes). A failed step stops the chain; \`retry\` resumes it from that step.`,
+    tags: [TAGS.chains],
+    body: { schema: ChainCreateSchema },
+    ok: { status: 202, description: "the chain, its first step queued", schema: ChainResourceSchema },
+    errors: { 415: true },
+  }),
+  v1.get("/chains/:id", {
+    operationId: "getChain",
+    summary: "A chain with each step's latest job",
+    tags: [TAGS.chains],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the chain", schema: ChainResourceSchema },
+    errors: { 404: "no such chain for this tenant" },
+  }),
+  v1.post("/chains/:id/retry", {
+    operationId: "retryChain",
+    summary: "Resume a failed chain from the step that failed",
+    tags: [TAGS.chains],
+    params: { path: IdParams },
+    ok: { status: 202, description: "the chain, the failed step queued again", schema: ChainResourceSchema },
+    errors: {
+      404: "no such chain for this tenant",
+      409: "or `chain_not_failed` (only a failed chain resumes), `video_too_long` (the next step would pass 3 minutes)",
+    },
+  }),
+];

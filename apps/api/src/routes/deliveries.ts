@@ -1,17 +1,10 @@
+import { DeliveryListSchema, DeliveryResourceSchema, toDeliveryResource, WebhookSecretSchema } from "@kex/contract";
 import { type Logger } from "@kex/core";
-import {
-  ensureWebhookSecret,
-  getBatchWithCounts,
-  getJobForTenant,
-  listBatchDeliveries,
-  listJobDeliveries,
-  redeliverDelivery,
-  toDeliveryResource,
-  type Db,
-} from "@kex/db";
+import { ensureWebhookSecret, getBatchWithCounts, getJobForTenant, listBatchDeliveries, listJobDeliveries, redeliverDelivery, type Db } from "@kex/db";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { notFound, idParam } from "../errors";
+import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 /**
  * Outbound webhooks, as the caller's tenant sees them: the delivery log of a job or a batch, a manual
@@ -50,3 +43,36 @@ export function deliveryRoutes(deps: { db: Db; logger: Logger }): Router {
 
   return router;
 }
+
+export const deliveryOperations = [
+  v1.get("/extensions/:id/deliveries", {
+    operationId: "listExtensionDeliveries",
+    summary: "The webhooks sent (or being sent) about a job",
+    tags: [TAGS.deliveries],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the deliveries with their attempts", schema: DeliveryListSchema },
+    errors: { 404: "no such job for this tenant" },
+  }),
+  v1.get("/batches/:id/deliveries", {
+    operationId: "listBatchDeliveries",
+    summary: "The webhooks sent (or being sent) about a batch and its jobs",
+    tags: [TAGS.deliveries],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the deliveries with their attempts", schema: DeliveryListSchema },
+    errors: { 404: "no such batch for this tenant" },
+  }),
+  v1.post("/deliveries/:id/redeliver", {
+    operationId: "redeliver",
+    summary: "Send a webhook again, now",
+    tags: [TAGS.deliveries],
+    params: { path: IdParams },
+    ok: { status: 202, description: "the delivery, due now", schema: DeliveryResourceSchema },
+    errors: { 404: "no such delivery for this tenant" },
+  }),
+  v1.get("/webhook-secret", {
+    operationId: "getWebhookSecret",
+    summary: "The tenant's webhook signing secret",
+    tags: [TAGS.deliveries],
+    ok: { status: 200, description: "the secret (created on first use)", schema: WebhookSecretSchema },
+  }),
+];

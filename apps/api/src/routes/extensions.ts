@@ -1,31 +1,27 @@
 import { randomUUID } from "node:crypto";
 import {
+  BATCH_MAX_ITEMS,
+  BatchCreatedSchema,
   BatchCreateSchema,
-  decodeCursor,
-  encodeCursor,
+  BatchResourceSchema,
   ExtensionCreateSchema,
+  JobEventListSchema,
+  JobListSchema,
+  JobResourceSchema,
   ListExtensionsQuerySchema,
-  type Logger,
-} from "@kex/core";
-import {
-  countQueued,
-  createBatch,
-  createJob,
-  getBatchWithCounts,
-  getJobForTenant,
-  getJobEvents,
-  listJobs,
   toBatchResource,
   toJobEventResource,
   toJobResource,
-  type Db,
-} from "@kex/db";
+} from "@kex/contract";
+import { decodeCursor, encodeCursor, type Logger } from "@kex/core";
+import { countQueued, createBatch, createJob, getBatchWithCounts, getJobForTenant, getJobEvents, listJobs, type Db } from "@kex/db";
 import { Router, type Request } from "express";
 import { authOf } from "../auth";
 import { enqueueFairly } from "../enqueue";
 import { batchCallbackUrls, type CallbackUrlGuard } from "../callback-urls";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
 import type { ApiMetrics } from "../metrics";
+import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 export interface ExtensionRouteDeps {
   db: Db;
@@ -115,3 +111,57 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
 
   return router;
 }
+
+export const extensionOperations = [
+  v1.post("/extensions", {
+    operationId: "createExtension",
+    summary: "Extend one video",
+    tags: [TAGS.extensions],
+    body: { schema: ExtensionCreateSchema },
+    ok: { status: 202, description: "the job, stored and queued", schema: JobResourceSchema },
+    errors: { 415: true },
+  }),
+  v1.get("/extensions", {
+    operationId: "listExtensions",
+    summary: "List jobs, newest first",
+    description: "Cursor pagination: follow `next_cursor` until it is null.",
+    tags: [TAGS.extensions],
+    params: { query: ListExtensionsQuerySchema },
+    ok: { status: 200, description: "one page of jobs", schema: JobListSchema },
+    errors: { 400: "a bad filter, limit or cursor" },
+  }),
+  v1.get("/extensions/:id", {
+    operationId: "getExtension",
+    summary: "Get one job",
+    tags: [TAGS.extensions],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the job", schema: JobResourceSchema },
+    errors: { 404: "no such job for this tenant" },
+  }),
+  v1.get("/extensions/:id/events", {
+    operationId: "getExtensionEvents",
+    summary: "The job's event log",
+    description: "Every callback, poll and decision, oldest first, whether or not it changed anything.",
+    tags: [TAGS.extensions],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the events", schema: JobEventListSchema },
+    errors: { 404: "no such job for this tenant" },
+  }),
+  v1.post("/batches", {
+    operationId: "createBatch",
+    summary: `Extend up to ${BATCH_MAX_ITEMS.toLocaleString("en")} videos at once`,
+    description: "Validated all or nothing: a 400 names every bad item by index (`items.3.prompt`) and stores nothing.",
+    tags: [TAGS.batches],
+    body: { schema: BatchCreateSchema },
+    ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
+    errors: { 415: true },
+  }),
+  v1.get("/batches/:id", {
+    operationId: "getBatch",
+    summary: "A batch's progress",
+    tags: [TAGS.batches],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the batch with its jobs counted by status", schema: BatchResourceSchema },
+    errors: { 404: "no such batch for this tenant" },
+  }),
+];

@@ -1,7 +1,9 @@
+import { HealthSchema, ReadinessSchema } from "@kex/contract";
 import { pingDb, type Db } from "@kex/db";
 import { pingRedis, type AccountPauseStore } from "@kex/queue";
 import { Router } from "express";
 import type { Redis } from "ioredis";
+import { JSON_MEDIA, open, TAGS } from "../openapi/operations";
 
 export interface HealthDeps {
   db: Db;
@@ -31,3 +33,19 @@ export function healthRoutes(deps: HealthDeps): Router {
   });
   return router;
 }
+
+export const healthOperations = [
+  open.get("/healthz", {
+    operationId: "health",
+    summary: "Liveness",
+    tags: [TAGS.ops],
+    ok: { status: 200, description: "the process answers", schema: HealthSchema },
+  }),
+  open.get("/readyz", {
+    operationId: "readiness",
+    summary: "Readiness: Postgres and Redis answer and the upstream account is not paused",
+    tags: [TAGS.ops],
+    ok: { status: 200, description: "ready", schema: ReadinessSchema },
+    also: { "503": { description: "not ready: `checks` says why", content: { [JSON_MEDIA]: { schema: ReadinessSchema } } } },
+  }),
+];

@@ -1,17 +1,22 @@
-import { IdParamSchema, type Logger } from "@kex/core";
-import { createApiKey, createTenant, getApiKey, getTenant, listApiKeys, revokeApiKey, toApiKeyResource, type Db } from "@kex/db";
+import {
+  ApiKeyCreatedSchema,
+  ApiKeyListSchema,
+  ApiKeyResourceSchema,
+  IdParamSchema,
+  KeyCreateSchema,
+  ListApiKeysQuerySchema,
+  TenantCreatedSchema,
+  TenantCreateSchema,
+  TenantResourceSchema,
+  toApiKeyResource,
+  toTenantResource,
+} from "@kex/contract";
+import type { Logger } from "@kex/core";
+import { createApiKey, createTenant, getApiKey, getTenant, listApiKeys, revokeApiKey, type Db } from "@kex/db";
 import { Router } from "express";
-import { z } from "zod";
 import { authOf } from "../auth";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
-
-export const KeyCreateSchema = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
-  /** Admin (API_TOKEN) only: create the key for this tenant. */
-  tenant_id: z.uuid().optional(),
-});
-
-export const TenantCreateSchema = z.strictObject({ name: z.string().min(1).max(100) });
+import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 /**
  * Tenants and API keys. Keys are stored hashed: the full key is in the creation response only.
@@ -41,7 +46,7 @@ export function keyRoutes(deps: { db: Db; logger: Logger }): Router {
   router.get("/tenant", async (_req, res) => {
     const tenant = await getTenant(db, authOf(res).tenantId);
     if (!tenant) throw notFound("tenant", authOf(res).tenantId);
-    res.json({ id: tenant.id, name: tenant.name, created_at: tenant.createdAt.toISOString() });
+    res.json(toTenantResource(tenant));
   });
 
   router.post("/keys", async (req, res) => {
@@ -79,3 +84,47 @@ export function keyRoutes(deps: { db: Db; logger: Logger }): Router {
 
   return router;
 }
+
+export const keyOperations = [
+  v1.post("/tenants", {
+    operationId: "createTenant",
+    summary: "Create a tenant and its first API key (admin token only)",
+    tags: [TAGS.keys],
+    body: { schema: TenantCreateSchema },
+    ok: { status: 201, description: "the tenant, its webhook secret and its first key", schema: TenantCreatedSchema },
+    errors: { 403: "only the admin token (API_TOKEN) creates tenants" },
+  }),
+  v1.get("/tenant", {
+    operationId: "getTenant",
+    summary: "The caller's tenant",
+    tags: [TAGS.keys],
+    ok: { status: 200, description: "the tenant", schema: TenantResourceSchema },
+    errors: { 404: true },
+  }),
+  v1.post("/keys", {
+    operationId: "createApiKey",
+    summary: "Create an API key",
+    description: "For the caller's tenant; the admin token may name another `tenant_id`. The key is in this answer only.",
+    tags: [TAGS.keys],
+    body: { schema: KeyCreateSchema, required: false },
+    ok: { status: 201, description: "the key, with its secret", schema: ApiKeyCreatedSchema },
+    errors: { 403: "a tenant key can only create keys for its own tenant", 404: "no such tenant" },
+  }),
+  v1.get("/keys", {
+    operationId: "listApiKeys",
+    summary: "List the tenant's API keys, newest first",
+    tags: [TAGS.keys],
+    params: { query: ListApiKeysQuerySchema },
+    ok: { status: 200, description: "the keys (without their secrets)", schema: ApiKeyListSchema },
+    errors: { 404: "no such tenant" },
+  }),
+  v1.post("/keys/:id/revoke", {
+    operationId: "revokeApiKey",
+    summary: "Revoke an API key",
+    description: "Takes effect within the key cache period (a few seconds). Revoking twice keeps the first time.",
+    tags: [TAGS.keys],
+    params: { path: IdParams },
+    ok: { status: 200, description: "the revoked key", schema: ApiKeyResourceSchema },
+    errors: { 404: "no such key for this tenant" },
+  }),
+];

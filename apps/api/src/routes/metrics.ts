@@ -1,5 +1,7 @@
 import type { Registry } from "@kex/metrics";
 import { Router } from "express";
+import { z } from "zod";
+import { open, TAGS } from "../openapi/operations";
 
 /** `GET /metrics`: Prometheus text format, unauthenticated like /healthz (keep it off the public internet). */
 export function metricsRoutes(registry: Registry): Router {
@@ -10,3 +12,13 @@ export function metricsRoutes(registry: Registry): Router {
   });
   return router;
 }
+
+export const metricsOperations = [
+  open.get("/metrics", {
+    operationId: "metrics",
+    summary: "Prometheus metrics",
+    description: "Unauthenticated like /healthz: keep it off the public internet.",
+    tags: [TAGS.ops],
+    ok: { status: 200, description: "Prometheus text exposition format", schema: z.string(), media: "text/plain" },
+  }),
+];

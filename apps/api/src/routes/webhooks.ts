@@ -1,4 +1,5 @@
-import { IdParamSchema, verifyCallbackToken } from "@kex/core";
+import { IdParamSchema, JobStatusSchema } from "@kex/contract";
+import { verifyCallbackToken, type NoChangeReason } from "@kex/core";
 import { applyUpstreamReport, type Db } from "@kex/db";
 import { KlingCallbackSchema } from "@kex/kling";
 import { countFinished } from "@kex/metrics";
@@ -6,12 +7,26 @@ import { Router } from "express";
 import { z } from "zod";
 import { ApiError, notFound, parseOr400 } from "../errors";
 import type { ApiMetrics, WebhookOutcome } from "../metrics";
+import { open, TAGS } from "../openapi/operations";
 
 /** A callback that says `succeed` must carry the result video, or there is nothing to record. */
 export const CallbackBodySchema = KlingCallbackSchema.refine(
   (task) => task.task_status !== "succeed" || (task.task_result?.videos.length ?? 0) > 0,
   { message: "a succeed callback must carry task_result.videos[0]", path: ["task_result", "videos"] },
 );
+
+/** The answer to upstream: it only needs the 200; the rest is for whoever reads the logs or the event log. */
+export const CallbackAckSchema = z
+  .object({
+    ok: z.literal(true),
+    changed: z.boolean().meta({ description: "false for duplicates, stale and out-of-order callbacks (still logged as events)" }),
+    status: JobStatusSchema.meta({ description: "the job's status after this callback" }),
+    reason: z
+      .enum(["duplicate", "stale", "terminal", "not_applicable"] as const satisfies readonly NoChangeReason[])
+      .optional()
+      .meta({ description: "why nothing changed" }),
+  })
+  .meta({ id: "CallbackAck" });
 
 export interface WebhookRouteDeps {
   db: Db;
@@ -81,3 +96,24 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
 
   return router;
 }
+
+export const webhookOperations = [
+  open.post("/webhooks/kling/:jobId", {
+    operationId: "receiveKlingCallback",
+    summary: "Upstream task callback",
+    description:
+      "Where Kling reports a task's progress. Kling does not sign callbacks, so the URL carries a per-job token. Duplicates, stale and out-of-order callbacks answer 200 and change nothing (the event log still records them).",
+    tags: [TAGS.callbacks],
+    params: {
+      path: z.object({ jobId: IdParamSchema }),
+      query: z.object({
+        token: z
+          .string()
+          .meta({ description: "HMAC-SHA256(`CALLBACK_SECRET`, job id), base64url; part of the callback URL the worker gives upstream" }),
+      }),
+    },
+    body: { schema: CallbackBodySchema, description: "the upstream task object, as Kling sends it" },
+    ok: { status: 200, description: "recorded", schema: CallbackAckSchema },
+    errors: { 401: "missing or invalid `token`", 404: "no such job", 503: true },
+  }),
+];

@@ -1,5 +1,6 @@
+import { toBatchResource, type BatchResource } from "@kex/contract";
 import type { ListCursor } from "@kex/core";
-import { emptyCounts, toBatchResource, type BatchResource, type DbOrTx } from "@kex/db";
+import { emptyCounts, type DbOrTx } from "@kex/db";
 
 /**
  * Read-only queries of the status pages that packages/db has no function for yet. They take the client

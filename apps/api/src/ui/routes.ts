@@ -1,5 +1,6 @@
-import { decodeCursor, encodeCursor, IdParamSchema, ListExtensionsQuerySchema, type ListCursor, type Logger } from "@kex/core";
-import { getBatchWithCounts, getJob, getJobEvents, listJobs, toBatchResource, toJobEventResource, toJobResource, type Db } from "@kex/db";
+import { IdParamSchema, ListExtensionsQuerySchema, toBatchResource, toJobEventResource, toJobResource } from "@kex/contract";
+import { decodeCursor, encodeCursor, type ListCursor, type Logger } from "@kex/core";
+import { getBatchWithCounts, getJob, getJobEvents, listJobs, type Db } from "@kex/db";
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import { z } from "zod";
 import { requireBasicAuth } from "../auth";

@@ -1,4 +1,4 @@
-import { JOB_STATUSES, type JobStatus } from "@kex/core";
+import { JOB_STATUSES, type JobStatus } from "@kex/contract";
 
 /** One color per job status: bars, legends, badges. */
 export const STATUS_COLORS: Record<JobStatus, string> = {

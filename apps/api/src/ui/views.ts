@@ -1,5 +1,5 @@
-import { isTerminal, JOB_STATUSES, type JobStatus } from "@kex/core";
-import type { BatchResource, JobEventResource, JobResource, StatusCounts } from "@kex/db";
+import { JOB_STATUSES, type BatchResource, type JobEventResource, type JobResource, type JobStatus, type StatusCounts } from "@kex/contract";
+import { isTerminal } from "@kex/core";
 import { CSS } from "./styles";
 import { html, httpUrl, raw, type Html } from "./html";
 

@@ -2,9 +2,9 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { LIST_MAX_LIMIT } from "@kex/core";
+import { LIST_MAX_LIMIT, type JobResource } from "@kex/contract";
 import { stringify } from "csv-stringify";
-import { withRetry, type ApiClient, type JobResource } from "../api-client";
+import { withRetry, type ApiClient } from "../api-client";
 import { ExitCode, UsageError, type ExitCodeValue } from "../errors";
 import type { Output } from "../output";
 

@@ -1,4 +1,5 @@
-import type { ApiClient, BatchResource, JobResource } from "../api-client";
+import type { BatchResource, JobResource } from "@kex/contract";
+import type { ApiClient } from "../api-client";
 import { ApiRequestError, ExitCode, type ExitCodeValue } from "../errors";
 import { countsLine, jobFailureLine, labelled, shorten } from "../format";
 import type { Output } from "../output";
@@ -38,7 +39,7 @@ async function orNullOn404<T>(request: Promise<T>): Promise<T | null> {
 
 export function describeJob(job: JobResource): string {
   const result = job.result
-    ? `${job.result.video_id ?? "-"} ${job.result.url ?? ""}${job.result.duration != null ? ` (${job.result.duration} s)` : ""}`
+    ? `${job.result.video_id} ${job.result.url}${job.result.duration != null ? ` (${job.result.duration} s)` : ""}`
     : undefined;
   return labelled([
     ["job", job.id],

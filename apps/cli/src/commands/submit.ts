@@ -1,4 +1,4 @@
-import { BATCH_MAX_ITEMS, HttpUrlSchema } from "@kex/core";
+import { BATCH_MAX_ITEMS, HttpUrlSchema } from "@kex/contract";
 import type { ApiClient } from "../api-client";
 import { ApiRequestError, CliError, ExitCode, UsageError, type ExitCodeValue } from "../errors";
 import { assertReadable, detectFormat, formatProblem, readRows, validateRow, type RowProblem } from "../input";

@@ -1,12 +1,6 @@
 import type { z } from "zod";
-import {
-  BatchCreateSchema,
-  ExtensionCreateSchema,
-  HttpUrlSchema,
-  ListExtensionsQuerySchema,
-  toValidationDetails,
-  type ValidationDetail,
-} from "./schemas";
+import { toValidationDetails, type ValidationDetail } from "./errors";
+import { BatchCreateSchema, ExtensionCreateSchema, HttpUrlSchema, ListExtensionsQuerySchema } from "./requests";
 
 const VALID = { video_id: "815336423632572487", prompt: "the camera pulls back" } as const;
 

@@ -1,12 +1,9 @@
-import { JobStatusSchema, type NoChangeReason } from "@kex/core";
 import { z } from "zod";
 
-/**
- * Response shapes of the operational routes (health, readiness, the upstream callback receiver). The
- * public resources (jobs, batches, keys, errors) are in packages/core `resource-schemas.ts`.
- */
+/** Answers of the operational routes, for load balancers and orchestrators. */
 
 export const HealthSchema = z.object({ status: z.literal("ok") }).meta({ id: "Health" });
+export type Health = z.infer<typeof HealthSchema>;
 
 const CheckSchema = z.enum(["ok", "unreachable"]);
 
@@ -30,15 +27,4 @@ export const ReadinessSchema = z
     }),
   })
   .meta({ id: "Readiness" });
-
-export const CallbackAckSchema = z
-  .object({
-    ok: z.literal(true),
-    changed: z.boolean().meta({ description: "false for duplicates, stale and out-of-order callbacks (still logged as events)" }),
-    status: JobStatusSchema.meta({ description: "the job's status after this callback" }),
-    reason: z
-      .enum(["duplicate", "stale", "terminal", "not_applicable"] as const satisfies readonly NoChangeReason[])
-      .optional()
-      .meta({ description: "why nothing changed" }),
-  })
-  .meta({ id: "CallbackAck" });
+export type Readiness = z.infer<typeof ReadinessSchema>;

@@ -1,10 +1,11 @@
 import { z } from "zod";
-import type { JobStatus } from "./job-status";
-import { ChainStepSchema, JobStatusSchema, ValidationDetailSchema } from "./schemas";
+import { JOB_ERROR_CODES } from "./error-codes";
+import { ChainStepSchema } from "./requests";
+import { ChainStatusSchema, DeliveryStatusSchema, JobEventSourceSchema, JobStatusSchema, type JobStatus } from "./statuses";
 
 /**
  * What the public API answers, as zod schemas: the TypeScript types of the responses are inferred from
- * them (packages/db `toJobResource` & co. build exactly these), and the OpenAPI document at
+ * them (`presenters.ts` builds exactly these, the CLI reads them), and the OpenAPI document at
  * /openapi.json is generated from them, so the code, the types and the docs cannot drift apart.
  * Objects are closed (`additionalProperties: false` in the document): a new field must be added here.
  * `id`: the schema's name in the document (`#/components/schemas/<id>`).
@@ -20,13 +21,14 @@ export const JobResultSchema = z.object({
 
 export const JobErrorSchema = z.object({
   code: z.string().meta({
-    description:
-      'the upstream\'s code for a refused create (e.g. "1203": the video does not exist), `task_failed`, `upstream_unavailable`, `upstream_timeout`, `upstream_task_missing` or `canceled`',
+    description: `the upstream's code for a refused create (e.g. "1203": the video does not exist), ${JOB_ERROR_CODES.slice(0, -1)
+      .map((code) => `\`${code}\``)
+      .join(", ")} or \`${JOB_ERROR_CODES.at(-1)}\``,
   }),
   message: z.string(),
 });
 
-/** The public job object (docs/architecture.md#the-contract), snake_case as upstream. */
+/** The public job object (snake_case, as upstream). */
 export const JobResourceSchema = z
   .object({
     id: z.uuid(),
@@ -51,14 +53,12 @@ export const JobResourceSchema = z
   .meta({ id: "Job" });
 export type JobResource = z.infer<typeof JobResourceSchema>;
 
-export const JOB_EVENT_SOURCES = ["api", "worker", "webhook", "reconciler", "sweeper"] as const;
-
 /** One row of a job's append-only event log. */
 export const JobEventResourceSchema = z
   .object({
     id: z.string().regex(/^\d+$/).meta({ description: "increasing per database (a bigint, as a string)" }),
     at: TimestampSchema,
-    source: z.enum(JOB_EVENT_SOURCES),
+    source: JobEventSourceSchema,
     type: z.string(),
     from_status: JobStatusSchema.nullable(),
     to_status: JobStatusSchema.nullable(),
@@ -78,6 +78,7 @@ export const StatusCountsSchema = z.object({
   failed: CountSchema,
   canceled: CountSchema,
 } satisfies Record<JobStatus, typeof CountSchema>);
+export type StatusCounts = z.infer<typeof StatusCountsSchema>;
 
 export const BatchResourceSchema = z
   .object({
@@ -103,6 +104,7 @@ export type BatchCreated = z.infer<typeof BatchCreatedSchema>;
 export const BatchCanceledSchema = BatchResourceSchema.extend({
   canceled: z.number().int().min(1).meta({ description: "how many jobs this request canceled" }),
 }).meta({ id: "BatchCanceled" });
+export type BatchCanceled = z.infer<typeof BatchCanceledSchema>;
 
 export const JobListSchema = z
   .object({
@@ -110,8 +112,10 @@ export const JobListSchema = z
     next_cursor: z.string().nullable().meta({ description: "pass as `cursor` for the next page; null on the last page" }),
   })
   .meta({ id: "JobList" });
+export type JobList = z.infer<typeof JobListSchema>;
 
 export const JobEventListSchema = z.object({ data: z.array(JobEventResourceSchema) }).meta({ id: "JobEventList" });
+export type JobEventList = z.infer<typeof JobEventListSchema>;
 
 /** An API key as listed: the secret itself is never shown again after creation. */
 export const ApiKeyResourceSchema = z
@@ -132,10 +136,13 @@ export const ApiKeyCreatedSchema = ApiKeyResourceSchema.extend({
     description: "the full key, shown in this response only: null in an idempotent replay (`Idempotent-Replayed: true`)",
   }),
 }).meta({ id: "ApiKeyCreated" });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreatedSchema>;
 
 export const ApiKeyListSchema = z.object({ data: z.array(ApiKeyResourceSchema) }).meta({ id: "ApiKeyList" });
+export type ApiKeyList = z.infer<typeof ApiKeyListSchema>;
 
 export const TenantResourceSchema = z.object({ id: z.uuid(), name: z.string(), created_at: TimestampSchema }).meta({ id: "Tenant" });
+export type TenantResource = z.infer<typeof TenantResourceSchema>;
 
 export const TenantCreatedSchema = TenantResourceSchema.extend({
   webhook_secret: z.string().meta({ description: "signs the webhooks sent to this tenant's callback URLs" }),
@@ -143,21 +150,7 @@ export const TenantCreatedSchema = TenantResourceSchema.extend({
     description: "the tenant's first key, shown in this response only: null in an idempotent replay (`Idempotent-Replayed: true`)",
   }),
 }).meta({ id: "TenantCreated" });
-
-/** Every 4xx and 5xx answer. */
-export const ErrorBodySchema = z
-  .object({
-    error: z.object({
-      code: z.string().meta({ description: "stable, machine-readable (`validation_failed`, `not_found`, …)" }),
-      message: z.string(),
-      details: z
-        .union([z.array(ValidationDetailSchema), z.record(z.string(), z.unknown())])
-        .optional()
-        .meta({ description: "every bad field for `validation_failed`; context for some other codes" }),
-    }),
-  })
-  .meta({ id: "Error" });
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+export type TenantCreated = z.infer<typeof TenantCreatedSchema>;
 
 /** One attempt at sending an outbound webhook to the tenant's callback URL. */
 export const DeliveryAttemptSchema = z.object({
@@ -176,7 +169,7 @@ export const DeliveryResourceSchema = z
     job_id: z.uuid().nullable(),
     batch_id: z.uuid().nullable(),
     url: z.string(),
-    status: z.enum(["pending", "delivered", "failed"]),
+    status: DeliveryStatusSchema,
     attempts: z.number().int().min(0),
     next_attempt_at: TimestampSchema.nullable().meta({ description: "when the next attempt is due; null unless `pending`" }),
     delivered_at: TimestampSchema.nullable(),
@@ -185,18 +178,21 @@ export const DeliveryResourceSchema = z
     attempt_log: z.array(DeliveryAttemptSchema),
   })
   .meta({ id: "Delivery" });
+export type DeliveryResource = z.infer<typeof DeliveryResourceSchema>;
 
 export const DeliveryListSchema = z.object({ data: z.array(DeliveryResourceSchema) }).meta({ id: "DeliveryList" });
+export type DeliveryList = z.infer<typeof DeliveryListSchema>;
 
 export const WebhookSecretSchema = z
   .object({ secret: z.string().meta({ description: "HMAC key of the signatures on this tenant's outbound webhooks" }) })
   .meta({ id: "WebhookSecret" });
+export type WebhookSecret = z.infer<typeof WebhookSecretSchema>;
 
 /** A chain: step n extends step n-1's result video. */
 export const ChainResourceSchema = z
   .object({
     id: z.uuid(),
-    status: z.enum(["running", "succeeded", "failed"]),
+    status: ChainStatusSchema,
     video_id: z.string().meta({ description: "the source video the first step extends" }),
     callback_url: z.string().nullable(),
     current_step: z.number().int().min(0).meta({ description: "index of the step running (or that failed)" }),
@@ -213,3 +209,4 @@ export const ChainResourceSchema = z
     updated_at: TimestampSchema,
   })
   .meta({ id: "Chain" });
+export type ChainResource = z.infer<typeof ChainResourceSchema>;

@@ -1,0 +1,40 @@
+import { z } from "zod";
+
+/** A zod issue flattened for the public error body: which field, which rule, in words. */
+export const ValidationDetailSchema = z
+  .object({
+    field: z.string().meta({ description: "dotted path of the bad field (`items.3.prompt`), `(body)` for the whole body" }),
+    rule: z.string().meta({ description: "the zod issue code (`too_big`, `invalid_type`, …) or `unknown_field`" }),
+    message: z.string(),
+  })
+  .meta({ id: "ValidationDetail" });
+export type ValidationDetail = z.infer<typeof ValidationDetailSchema>;
+
+export function toValidationDetails(error: z.ZodError): ValidationDetail[] {
+  return error.issues.map((issue) => {
+    const base = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys") {
+      return {
+        field: base ? `${base}.${issue.keys.join(",")}` : issue.keys.join(","),
+        rule: "unknown_field",
+        message: `unknown field(s): ${issue.keys.join(", ")}`,
+      };
+    }
+    return { field: base || "(body)", rule: issue.code, message: issue.message };
+  });
+}
+
+/** Every 4xx and 5xx answer. */
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: "stable, machine-readable (`validation_failed`, `not_found`, …)" }),
+      message: z.string(),
+      details: z
+        .union([z.array(ValidationDetailSchema), z.record(z.string(), z.unknown())])
+        .optional()
+        .meta({ description: "every bad field for `validation_failed`; context for some other codes" }),
+    }),
+  })
+  .meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
