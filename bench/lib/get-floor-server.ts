@@ -41,5 +41,5 @@ const expressServer = app.listen(Number(process.env.FLOOR_EXPRESS_PORT), "127.0.
 
 process.on("SIGTERM", () => {
   expressServer.close();
-  server.close(() => void Promise.all([pool.end(), db.$disconnect()]).then(() => process.exit(0)));
+  server.close(() => void Promise.all([pool.end(), db.close()]).then(() => process.exit(0)));
 });

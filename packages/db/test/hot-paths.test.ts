@@ -1,5 +1,6 @@
+import { JOB_STATUSES } from "@kex/core";
 import { createTestDatabase, type TestDatabase } from "@kex/testing";
-import { claimManyForSubmit, countInFlight, createBatch, createDb, createJob, getJob, getJobForTenant, insertJobEvent, setClause, updateJobWithEvent, type Db } from "../src";
+import { claimManyForSubmit, countInFlight, createBatch, createDb, createJob, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
 
 // The hot statements (src/sql) read and write through plain pg instead of Prisma; these pin them to
 // what Prisma itself would return and store, on a real database.
@@ -161,6 +162,22 @@ describe("claimManyForSubmit", () => {
     expect(await countInFlight(db)).toBe(7);
     const rest = await claimManyForSubmit(db, { jobIds, maxInFlight: 0 });
     expect([...rest.values()].filter((o) => o === "claimed")).toHaveLength(33);
+  });
+});
+
+describe("the slot rule", () => {
+  it("holdsAccountSlot and the SQL countInFlight counts agree on every status and upstream status", async () => {
+    await db.prisma.job.updateMany({ data: { status: "succeeded", upstreamStatus: null } });
+    const upstream = [null, "submitted", "processing", "succeed", "failed"];
+    const cases = JOB_STATUSES.flatMap((status) => upstream.map((upstreamStatus) => ({ status, upstreamStatus })));
+    const { jobIds } = await createBatch(db, { items: cases.map((_, i) => ({ video_id: `s${i}`, prompt: "p" })) });
+    for (const [i, c] of cases.entries()) await db.prisma.job.update({ where: { id: jobIds[i]! }, data: c });
+    for (const [i, c] of cases.entries()) {
+      // NULL (an unknown upstream status) counts as false, as it does in a WHERE.
+      const { rows } = await db.query<{ holds: boolean }>({ text: `SELECT COALESCE(${SLOT_SQL}, false) AS holds FROM jobs WHERE id = $1::uuid`, values: [jobIds[i]!] });
+      expect({ ...c, holds: rows[0]!.holds }).toEqual({ ...c, holds: holdsAccountSlot(c) });
+    }
+    expect(await countInFlight(db)).toBe(cases.filter(holdsAccountSlot).length);
   });
 });
 
