@@ -12,12 +12,10 @@ import type { UpstreamTaskReport } from "./upstream-report";
  * event row, and does what follows a finish (FinishSystem). The api and the worker each make one.
  */
 export class Engine {
-  readonly resources: EngineResources;
   private readonly transitions: TransitionSystem;
   private readonly chains: ChainSystem;
 
   constructor(resources: EngineResources) {
-    this.resources = resources;
     this.chains = new ChainSystem(resources);
     const finish = new FinishSystem(resources, new OutboxSystem(resources), this.chains);
     this.transitions = new TransitionSystem(resources, finish);

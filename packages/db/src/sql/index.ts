@@ -1,10 +1,10 @@
 // The hot statements, one operation per file, on plain pg (see `Db` in ../client.ts).
 export * from "./get-job";
-export * from "./insert-job";
-export * from "./insert-batch";
+export * from "./create-job";
+export * from "./create-batch";
 export * from "./insert-job-event";
 export * from "./update-job-with-event";
-export * from "./claim-jobs-for-submit";
+export * from "./claim-many-for-submit";
 export * from "./record-submit-attempt";
 export * from "./count-in-flight";
 export * from "./find-jobs-to-reconcile";
