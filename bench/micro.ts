@@ -6,7 +6,10 @@
 // BENCH_MICRO_SECONDS (default 4) per measurement; BENCH_MICRO_CONCURRENCY (default 10).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { applyUpstreamReport, claimForSubmit, createBatch, createDb, getJob } from "@kex/db";
+import { createLogger } from "@kex/core";
+import { claimManyForSubmit, createBatch, createDb, getJob, type Db } from "@kex/db";
+import { Engine } from "@kex/engine";
+import { createJobsFinishedCounter, createMetricsRegistry } from "@kex/metrics";
 import { Pool } from "pg";
 import { freshDatabase } from "./lib/db";
 import { percentile } from "./lib/load";
@@ -127,6 +130,14 @@ async function main(): Promise<void> {
   say(`micro benchmarks on ${new URL(DATABASE_URL).pathname.slice(1)} (fresh), ${SECONDS} s each, concurrency ${CONCURRENCY}`);
   await freshDatabase(DATABASE_URL);
   const db = createDb({ url: DATABASE_URL, poolMax: 10 });
+  const engine = new Engine({
+    db,
+    enqueue: async () => undefined,
+    metrics: { jobsFinished: createJobsFinishedCounter(createMetricsRegistry({ defaultMetrics: false })) },
+    logger: createLogger({ name: "micro", level: "silent" }),
+    clock: () => new Date(),
+  });
+  const claimOne = (d: Db, jobId: string, maxInFlight: number) => claimManyForSubmit(d, { jobIds: [jobId], maxInFlight });
   const pool = new Pool({ connectionString: DATABASE_URL, max: 10 });
   const results: Array<{ group: string; current: Measured; proposed: Measured }> = [];
   try {
@@ -153,9 +164,9 @@ async function main(): Promise<void> {
         WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' LIMIT 5000) RETURNING id`,
     )).rows.map((r) => r.id);
     const task = (id: string) => ({ task_id: `m-${id}`, task_status: "processing" as const, task_status_msg: "" });
-    const wh1 = await measure("applyUpstreamReport (1 read + 1 statement)", (i) => {
+    const wh1 = await measure("engine.applyUpstreamReport (1 read + 1 statement)", (i) => {
       const id = processing[i % processing.length]!;
-      return applyUpstreamReport(db, { jobId: id, task: task(id), source: "webhook", payload: task(id) });
+      return engine.applyUpstreamReport({ jobId: id, task: task(id), source: "webhook", payload: task(id) });
     });
     const wh2 = await measure("pg one statement (INSERT event … SELECT FROM jobs)", (i) => {
       const id = processing[i % processing.length]!;
@@ -187,10 +198,10 @@ async function main(): Promise<void> {
     const plan = (slotCount.rows[0]?.["QUERY PLAN"] as Array<{ "Execution Time": number }>)[0];
     say(`  the slot count under the lock (1,000 in flight): ${fmt(plan?.["Execution Time"] ?? NaN, 2)} ms in Postgres`);
     let ids = await queued(20_000);
-    const cl1 = await measure("claimForSubmit, KLING_MAX_IN_FLIGHT 100000 (lock, count, claim in a pg transaction)", (i) => claimForSubmit(db, { jobId: ids[i]!, maxInFlight: 100_000 }), { concurrency: 64, maxOps: ids.length });
+    const cl1 = await measure("claimManyForSubmit of one job, KLING_MAX_IN_FLIGHT 100000 (lock, count, claim in a pg transaction)", (i) => claimOne(db, ids[i]!, 100_000), { concurrency: 64, maxOps: ids.length });
     await free(ids.slice(0, cl1.ops));
     ids = await queued(20_000);
-    const cl0 = await measure("claimForSubmit, KLING_MAX_IN_FLIGHT 0 (no lock)", (i) => claimForSubmit(db, { jobId: ids[i]!, maxInFlight: 0 }), { concurrency: 64, maxOps: ids.length });
+    const cl0 = await measure("claimManyForSubmit of one job, KLING_MAX_IN_FLIGHT 0 (no lock)", (i) => claimOne(db, ids[i]!, 0), { concurrency: 64, maxOps: ids.length });
     await free(ids.slice(0, cl0.ops));
     ids = await queued(20_000);
     const cl2 = await measure("pg SELECT bench_claim_for_submit($1, 100000) (same lock, 1 round trip)", (i) => pool.query("SELECT bench_claim_for_submit($1, $2)", [ids[i]!, 100_000]), { concurrency: 64, maxOps: ids.length });
@@ -198,7 +209,7 @@ async function main(): Promise<void> {
     results.push({ group: "claim with cap (64 concurrent)", current: cl1, proposed: cl2 });
     results.push({ group: "claim without cap (64 concurrent)", current: cl0, proposed: cl2 });
   } finally {
-    await db.$disconnect().catch(() => undefined);
+    await db.close().catch(() => undefined);
     await pool.query("DROP FUNCTION IF EXISTS bench_claim_for_submit(uuid, int)").catch(() => undefined);
     await pool.end().catch(() => undefined);
   }

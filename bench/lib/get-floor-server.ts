@@ -4,7 +4,8 @@
 //  - FLOOR_EXPRESS_PORT: the same handler as one Express 5 route, the least our framework can do.
 // Started by bench/run.ts as its own process; never part of the product.
 import http from "node:http";
-import { createDb, DEFAULT_TENANT_ID, getJobForTenant, JOB_SELECT, toJobResource, type Job } from "@kex/db";
+import { toJobResource } from "@kex/contract";
+import { createDb, DEFAULT_TENANT_ID, getJobForTenant, JOB_SELECT, type Job } from "@kex/db";
 import express from "express";
 import { Pool } from "pg";
 
@@ -41,5 +42,5 @@ const expressServer = app.listen(Number(process.env.FLOOR_EXPRESS_PORT), "127.0.
 
 process.on("SIGTERM", () => {
   expressServer.close();
-  server.close(() => void Promise.all([pool.end(), db.$disconnect()]).then(() => process.exit(0)));
+  server.close(() => void Promise.all([pool.end(), db.close()]).then(() => process.exit(0)));
 });

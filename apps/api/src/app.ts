@@ -1,5 +1,6 @@
 import type { Logger } from "@kex/core";
 import type { Db } from "@kex/db";
+import type { Engine } from "@kex/engine";
 import type { Registry } from "@kex/metrics";
 import type { AccountPauseStore } from "@kex/queue";
 import type { Queue } from "bullmq";
@@ -26,6 +27,8 @@ import { uiRoutes } from "./ui";
 
 export interface AppDeps {
   db: Db;
+  /** Every change of a job's state goes through it. */
+  engine: Engine;
   redis: Redis;
   pauses: AccountPauseStore;
   /** `priorities[i]`: the job's position in its tenant's backlog (fair share). */
@@ -49,7 +52,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes(createOpenApiDocument()));
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
-  app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));
+  app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ engine: deps.engine, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics }));
   app.use(
     "/v1",
     authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),
@@ -65,8 +68,8 @@ export function createApp(deps: AppDeps): Express {
       metrics: deps.metrics,
       checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }),
     }),
-    cancelRoutes({ db: deps.db, logger: deps.logger, metrics: deps.metrics }),
-    chainRoutes({ db: deps.db, enqueue: deps.enqueue, logger: deps.logger, checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }) }),
+    cancelRoutes({ db: deps.db, engine: deps.engine }),
+    chainRoutes({ db: deps.db, engine: deps.engine, enqueue: deps.enqueue, logger: deps.logger, checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }) }),
     deliveryRoutes({ db: deps.db, logger: deps.logger }),
   );
   app.use("/ui", uiRoutes({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger }));

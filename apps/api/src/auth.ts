@@ -1,5 +1,5 @@
-import { safeEqual, type Logger } from "@kex/core";
-import { apiKeyMatches, DEFAULT_TENANT_ID, findApiKeyByPrefix, parseApiKey, touchApiKey, type Db } from "@kex/db";
+import { apiKeyMatches, parseApiKey, safeEqual, type Logger } from "@kex/core";
+import { DEFAULT_TENANT_ID, findApiKeyByPrefix, touchApiKey, type Db } from "@kex/db";
 import type { RequestHandler, Response } from "express";
 import { ApiError } from "./errors";
 

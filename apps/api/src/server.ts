@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, JOB_CATALOG, type Logger } from "@kex/core";
 import { createDb, type Db } from "@kex/db";
+import { Engine } from "@kex/engine";
 import { createMetricsRegistry, type Registry } from "@kex/metrics";
 import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
 import { Queue } from "bullmq";
@@ -13,6 +14,8 @@ export interface RunningApi {
   url: string;
   server: Server;
   db: Db;
+  /** The job lifecycle as this api applies it (callbacks, cancels). */
+  engine: Engine;
   close(): Promise<void>;
 }
 
@@ -37,18 +40,22 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
   // Only read by the dashboard; the worker owns the maintenance schedulers.
   const maintenanceQueue = new Queue(JOB_CATALOG.maintenance.queue, { connection: redis, prefix: config.QUEUE_PREFIX });
   maintenanceQueue.on("error", (err) => logger.warn({ err: err.message }, "queue error"));
+  const enqueue = async (ids: readonly string[], priorities?: readonly number[]) => {
+    // While Redis is down, don't wait for it: the rows are stored and the sweeper enqueues them.
+    if (redis.status !== "ready") throw new Error(`redis is ${redis.status}`);
+    await withTimeout(enqueueSubmits(queue, ids, priorities), config.ENQUEUE_TIMEOUT_MS, "enqueue");
+  };
+  const metrics = createApiMetrics(registry);
+  const engine = new Engine({ db, enqueue: (ids) => enqueue(ids), metrics, logger, clock: () => new Date() });
   const app = createApp({
     db,
+    engine,
     redis,
     pauses: new AccountPauseStore(redis, config.QUEUE_PREFIX),
-    enqueue: async (ids, priorities) => {
-      // While Redis is down, don't wait for it: the rows are stored and the sweeper enqueues them.
-      if (redis.status !== "ready") throw new Error(`redis is ${redis.status}`);
-      await withTimeout(enqueueSubmits(queue, ids, priorities), config.ENQUEUE_TIMEOUT_MS, "enqueue");
-    },
+    enqueue,
     logger,
     registry,
-    metrics: createApiMetrics(registry),
+    metrics,
     dashboardQueues: [queue, maintenanceQueue],
     settings: {
       apiToken: config.API_TOKEN,
@@ -71,6 +78,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
     url,
     server,
     db,
+    engine,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -78,7 +86,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
       });
       await Promise.all([queue.close(), maintenanceQueue.close()]);
       redis.disconnect();
-      await db.$disconnect();
+      await db.close();
       logger.info("api stopped");
     },
   };

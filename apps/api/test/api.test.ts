@@ -13,7 +13,7 @@ afterAll(async () => {
 
 const post = (path: string) => request(h.api.url).post(path).set(auth);
 const get = (path: string) => request(h.api.url).get(path).set(auth);
-const countJobs = () => h.api.db.job.count();
+const countJobs = () => h.api.db.prisma.job.count();
 
 describe("authentication", () => {
   it.each([
@@ -59,7 +59,7 @@ describe("POST /v1/extensions", () => {
       submitted_at: null,
       finished_at: null,
     });
-    const row = await h.api.db.job.findUnique({ where: { id: res.body.id } });
+    const row = await h.api.db.prisma.job.findUnique({ where: { id: res.body.id } });
     expect(row?.status).toBe("queued");
     const events = await getJobEvents(h.api.db, res.body.id);
     expect(events.map((e) => [e.source, e.type, e.toStatus])).toEqual([["api", "created", "queued"]]);
@@ -166,9 +166,9 @@ describe("POST /v1/batches", () => {
     expect(res.status).toBe(202);
     expect(res.body.total).toBe(3);
     expect(res.body.jobs).toHaveLength(3);
-    const rows = await h.api.db.job.findMany({ where: { batchId: res.body.id }, orderBy: { videoId: "asc" } });
+    const rows = await h.api.db.prisma.job.findMany({ where: { batchId: res.body.id }, orderBy: { videoId: "asc" } });
     expect(rows.map((r) => r.callbackUrl)).toEqual(["https://client.example/batch", "https://client.example/own", "https://client.example/batch"]);
-    expect(await h.api.db.jobEvent.count({ where: { jobId: { in: res.body.jobs } } })).toBe(3);
+    expect(await h.api.db.prisma.jobEvent.count({ where: { jobId: { in: res.body.jobs } } })).toBe(3);
     for (const id of res.body.jobs) expect(await h.queue.getJob(id)).toBeDefined();
     const batch = await get(`/v1/batches/${res.body.id}`);
     expect(batch.status).toBe(200);
@@ -185,7 +185,7 @@ describe("POST /v1/batches", () => {
     expect(fields).toEqual(expect.arrayContaining(["items.1.prompt", "items.3.cfg_scale", "items.4.extra"]));
     expect(fields.some((f: string) => f.startsWith("items.0") || f.startsWith("items.2"))).toBe(false);
     expect(await countJobs()).toBe(before);
-    expect(await h.api.db.batch.count({ where: { total: 5 } })).toBe(0);
+    expect(await h.api.db.prisma.batch.count({ where: { total: 5 } })).toBe(0);
   });
 
   it.each([
@@ -239,12 +239,12 @@ describe("GET /v1/extensions", () => {
     expect(seen).toHaveLength(25);
     expect(new Set(seen)).toEqual(new Set(ids));
     // A page added after the first request does not shift later pages.
-    const rows = await h.api.db.job.findMany({ where: { batchId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    const rows = await h.api.db.prisma.job.findMany({ where: { batchId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
     expect(seen).toEqual(rows.map((r) => r.id));
   });
 
   it("filters by status", async () => {
-    await h.api.db.job.update({ where: { id: ids[0]! }, data: { status: "failed" } });
+    await h.api.db.prisma.job.update({ where: { id: ids[0]! }, data: { status: "failed" } });
     const res = await get(`/v1/extensions?batch_id=${batchId}&status=failed`);
     expect(res.body.data.map((j: { id: string }) => j.id)).toEqual([ids[0]]);
     expect(res.body.next_cursor).toBeNull();

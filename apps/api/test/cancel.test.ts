@@ -27,11 +27,11 @@ describe("POST /v1/extensions/:id/cancel", () => {
 
   it("answers 409 for a job that already succeeded, and leaves it alone", async () => {
     const job = (await post("/v1/extensions").send(validItem(2))).body;
-    await h.api.db.job.update({ where: { id: job.id }, data: { status: "succeeded" } });
+    await h.api.db.prisma.job.update({ where: { id: job.id }, data: { status: "succeeded" } });
     const res = await post(`/v1/extensions/${job.id}/cancel`);
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/already finished \(succeeded\)/);
-    expect((await h.api.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("succeeded");
+    expect((await h.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("succeeded");
   });
 
   it.each(["0b7f6f8e-1111-4222-8333-444455556666", "nope"])("404 for unknown id %s", async (id) => {
@@ -48,8 +48,8 @@ describe("POST /v1/extensions/:id/cancel", () => {
 describe("POST /v1/batches/:id/cancel", () => {
   it("cancels every unfinished job in one go and keeps finished ones", async () => {
     const batch = (await post("/v1/batches").send({ items: [validItem(1), validItem(2), validItem(3), validItem(4), validItem(5)] })).body;
-    await h.api.db.job.update({ where: { id: batch.jobs[0] }, data: { status: "succeeded" } });
-    await h.api.db.job.update({ where: { id: batch.jobs[1] }, data: { status: "processing" } });
+    await h.api.db.prisma.job.update({ where: { id: batch.jobs[0] }, data: { status: "succeeded" } });
+    await h.api.db.prisma.job.update({ where: { id: batch.jobs[1] }, data: { status: "processing" } });
     const res = await post(`/v1/batches/${batch.id}/cancel`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: batch.id, canceled: 4, done: true, counts: { succeeded: 1, canceled: 4, queued: 0, processing: 0 } });

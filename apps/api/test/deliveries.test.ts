@@ -35,7 +35,7 @@ describe("callback_url SSRF check at submission (ALLOW_PRIVATE_WEBHOOK_URLS off,
   });
 
   it("POST /v1/batches names every refused field, and writes nothing", async () => {
-    const before = await h.api.db.job.count();
+    const before = await h.api.db.prisma.job.count();
     const res = await request(h.api.url)
       .post("/v1/batches")
       .set(auth)
@@ -50,8 +50,8 @@ describe("callback_url SSRF check at submission (ALLOW_PRIVATE_WEBHOOK_URLS off,
       ["items.3.callback_url", "ssrf_blocked"],
     ]);
     expect(res.body.error.message).toContain("(and 2 more)");
-    expect(await h.api.db.job.count()).toBe(before);
-    expect(await h.api.db.batch.count()).toBe(0);
+    expect(await h.api.db.prisma.job.count()).toBe(before);
+    expect(await h.api.db.prisma.batch.count()).toBe(0);
   });
 
   // Names (resolved through DNS) are covered with a stub resolver in src/callback-urls.test.ts.
@@ -85,7 +85,7 @@ describe("callback_url SSRF check at submission (ALLOW_PRIVATE_WEBHOOK_URLS off,
       expect(first.status).toBe(200);
       expect(first.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
       expect((await request(h.api.url).get("/v1/webhook-secret").set(auth)).body).toEqual(first.body);
-      expect((await h.api.db.tenant.findUniqueOrThrow({ where: { id: DEFAULT_TENANT_ID } })).webhookSecret).toBe(first.body.secret);
+      expect((await h.api.db.prisma.tenant.findUniqueOrThrow({ where: { id: DEFAULT_TENANT_ID } })).webhookSecret).toBe(first.body.secret);
       expect((await request(h.api.url).get("/v1/webhook-secret")).status).toBe(401);
     });
   });

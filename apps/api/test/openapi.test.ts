@@ -1,6 +1,6 @@
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { callbackToken } from "@kex/core";
-import { adoptUpstreamTask, claimForSubmit, createJob } from "@kex/db";
+import { claimManyForSubmit, createJob } from "@kex/db";
 import { AccountPauseStore, createRedis } from "@kex/queue";
 import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, TEST_REDIS_URL } from "@kex/testing";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
@@ -270,9 +270,9 @@ const missingId = "00000000-0000-4000-8000-00000000dead";
 let taskSeq = 700_000_000_000_000_000n;
 /** Moves a queued job to `submitted` with an upstream task, as the worker would; returns the task id. */
 async function submitted(jobId: string): Promise<string> {
-  expect(await claimForSubmit(h.api.db, { jobId, maxInFlight: 0 })).toBe("claimed");
+  expect((await claimManyForSubmit(h.api.db, { jobIds: [jobId], maxInFlight: 0 })).get(jobId)).toBe("claimed");
   const taskId = String(taskSeq++);
-  await adoptUpstreamTask(h.api.db, { jobId, task: { task_id: taskId, task_status: "submitted" }, source: "worker" });
+  await h.api.engine.adoptUpstreamTask({ jobId, task: { task_id: taskId, task_status: "submitted" }, source: "worker" });
   return taskId;
 }
 

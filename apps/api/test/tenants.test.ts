@@ -23,7 +23,7 @@ describe("tenants and API keys", () => {
     expect(res.body.webhook_secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     expect(res.body.api_key.key).toMatch(/^kex_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
     expect(res.body.api_key.key.startsWith(`kex_${res.body.api_key.prefix}_`)).toBe(true);
-    const stored = await h.api.db.apiKey.findUniqueOrThrow({ where: { id: res.body.api_key.id } });
+    const stored = await h.api.db.prisma.apiKey.findUniqueOrThrow({ where: { id: res.body.api_key.id } });
     expect(stored.keyHash).not.toContain(res.body.api_key.key.split("_")[2]);
     const list = await request(h.api.url).get("/v1/keys").set(as(res.body.api_key.key));
     expect(list.body.data).toHaveLength(1);

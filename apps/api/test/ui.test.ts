@@ -150,7 +150,7 @@ describe("status pages over HTTP", () => {
 
     it("shows a batch with a status filter and cursor pagination", async () => {
       const batch = await createBatch(5);
-      await h.api.db.job.update({ where: { id: batch.jobs[0]! }, data: { status: "failed", errorCode: "1203", errorMessage: "gone" } });
+      await h.api.db.prisma.job.update({ where: { id: batch.jobs[0]! }, data: { status: "failed", errorCode: "1203", errorMessage: "gone" } });
       const first = await page(`/ui/batches/${batch.id}?limit=2`);
       expect(first.status).toBe(200);
       expect(first.text).toContain('data-count="queued">4<');
@@ -188,11 +188,11 @@ describe("status pages over HTTP", () => {
     it("plays the result of a succeeded job and shows the event timeline", async () => {
       const { id } = await createJob(validItem(7));
       const url = "https://cdn.example/videos/123456789012345678.mp4?sig=a&b=c";
-      await h.api.db.job.update({
+      await h.api.db.prisma.job.update({
         where: { id },
         data: { status: "succeeded", resultVideoId: "123456789012345678", resultUrl: url, resultDuration: 9.5, finishedAt: new Date() },
       });
-      await h.api.db.jobEvent.create({
+      await h.api.db.prisma.jobEvent.create({
         data: {
           jobId: id,
           source: "webhook",
@@ -213,7 +213,7 @@ describe("status pages over HTTP", () => {
 
     it("shows the error of a failed job, and never a non-http(s) URL as a video", async () => {
       const { id } = await createJob(validItem(8));
-      await h.api.db.job.update({
+      await h.api.db.prisma.job.update({
         where: { id },
         data: {
           status: "failed",

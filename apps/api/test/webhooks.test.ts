@@ -1,5 +1,5 @@
 import { callbackToken } from "@kex/core";
-import { adoptUpstreamTask, claimForSubmit, createJob, getJobEvents } from "@kex/db";
+import { claimManyForSubmit, createJob, getJobEvents } from "@kex/db";
 import request from "supertest";
 import { CALLBACK_SECRET, startApiHarness, validItem, type ApiHarness } from "./helpers";
 
@@ -15,9 +15,9 @@ let taskSeq = 100_000_000_000_000_000n;
 /** A job that upstream has accepted (status `submitted`, task id stored). */
 async function submittedJob(): Promise<{ id: string; taskId: string }> {
   const job = await createJob(h.api.db, { input: validItem() });
-  expect(await claimForSubmit(h.api.db, { jobId: job.id, maxInFlight: 0 })).toBe("claimed");
+  expect((await claimManyForSubmit(h.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id)).toBe("claimed");
   const taskId = String(taskSeq++);
-  await adoptUpstreamTask(h.api.db, { jobId: job.id, task: { task_id: taskId, task_status: "submitted" }, source: "worker" });
+  await h.api.engine.adoptUpstreamTask({ jobId: job.id, task: { task_id: taskId, task_status: "submitted" }, source: "worker" });
   return { id: job.id, taskId };
 }
 
@@ -45,7 +45,7 @@ describe("POST /webhooks/kling/:jobId", () => {
     expect(wrong.status).toBe(401);
     const otherJobs = await callback(id, succeed(taskId), callbackToken(CALLBACK_SECRET, "0b7f6f8e-1111-4222-8333-444455556666"));
     expect(otherJobs.status).toBe(401);
-    expect((await h.api.db.job.findUnique({ where: { id } }))?.status).toBe("submitted");
+    expect((await h.api.db.prisma.job.findUnique({ where: { id } }))?.status).toBe("submitted");
   });
 
   it("404 for an unknown job with a valid token", async () => {
@@ -67,7 +67,7 @@ describe("POST /webhooks/kling/:jobId", () => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe("validation_failed");
     }
-    expect((await h.api.db.job.findUnique({ where: { id } }))?.status).toBe("submitted");
+    expect((await h.api.db.prisma.job.findUnique({ where: { id } }))?.status).toBe("submitted");
   });
 
   it("applies processing then succeed, storing the result; duplicates and stale callbacks change nothing", async () => {
@@ -76,14 +76,14 @@ describe("POST /webhooks/kling/:jobId", () => {
     expect(processing.body).toEqual({ ok: true, changed: true, status: "processing" });
     const done = await callback(id, succeed(taskId));
     expect(done.body).toEqual({ ok: true, changed: true, status: "succeeded" });
-    const after = await h.api.db.job.findUniqueOrThrow({ where: { id } });
+    const after = await h.api.db.prisma.job.findUniqueOrThrow({ where: { id } });
 
     for (const late of [succeed(taskId), { task_id: taskId, task_status: "processing" }, { task_id: taskId, task_status: "submitted" }, { task_id: taskId, task_status: "failed", task_status_msg: "late" }]) {
       const res = await callback(id, late);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ ok: true, changed: false, status: "succeeded", reason: "terminal" });
     }
-    const row = await h.api.db.job.findUniqueOrThrow({ where: { id } });
+    const row = await h.api.db.prisma.job.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({
       status: "succeeded",
       upstreamStatus: "succeed",
@@ -132,14 +132,14 @@ describe("POST /webhooks/kling/:jobId", () => {
 
   it("adopts the task id from a callback that beats the worker's own update", async () => {
     const job = await createJob(h.api.db, { input: validItem() });
-    await claimForSubmit(h.api.db, { jobId: job.id, maxInFlight: 0 });
+    await claimManyForSubmit(h.api.db, { jobIds: [job.id], maxInFlight: 0 });
     const res = await callback(job.id, { task_id: "555555555555555555", task_status: "processing" });
     expect(res.body).toMatchObject({ changed: true, status: "processing" });
-    const row = await h.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+    const row = await h.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
     expect(row.upstreamTaskId).toBe("555555555555555555");
     expect(row.submittedAt).not.toBeNull();
     // The worker's late "accepted" for the same task then changes nothing.
-    const late = await adoptUpstreamTask(h.api.db, { jobId: job.id, task: { task_id: "555555555555555555", task_status: "submitted" }, source: "worker" });
+    const late = await h.api.engine.adoptUpstreamTask({ jobId: job.id, task: { task_id: "555555555555555555", task_status: "submitted" }, source: "worker" });
     expect(late.outcome).toBe("unchanged");
   });
 
@@ -156,7 +156,7 @@ describe("POST /webhooks/kling/:jobId", () => {
       for (const status of order) {
         await callback(id, status === "succeed" ? succeed(taskId) : { task_id: taskId, task_status: status });
       }
-      const row = await h.api.db.job.findUniqueOrThrow({ where: { id } });
+      const row = await h.api.db.prisma.job.findUniqueOrThrow({ where: { id } });
       finals.push({ status: row.status, upstream: row.upstreamStatus, video: row.resultVideoId, duration: row.resultDuration });
     }
     expect(new Set(finals.map((f) => JSON.stringify(f))).size).toBe(1);

@@ -1,4 +1,2 @@
 export * from "./config";
 export * from "./worker";
-export * from "./submit-processor";
-export * from "./maintenance";

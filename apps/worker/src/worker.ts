@@ -1,23 +1,21 @@
 import { createLogger, JOB_CATALOG, submitBackoffMs, type Logger, type SubmitPayload } from "@kex/core";
-import { Queue } from "bullmq";
 import { countInFlight, createDb, type Db } from "@kex/db";
+import { Engine, ReconcilerSystem, SubmitSystem, SweeperSystem, type WorkerResources } from "@kex/engine";
 import { createKlingClient, type KlingClient } from "@kex/kling";
 import { createMetricsRegistry, type Registry } from "@kex/metrics";
-import { AccountPauseStore, createRedis, createSubmitQueue } from "@kex/queue";
-import { Worker } from "bullmq";
+import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
+import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { WorkerConfig } from "./config";
-import { createMaintenance } from "./maintenance";
 import { createWorkerMetrics, instrumentKlingClient, registerWorkerGauges } from "./metrics";
 import { DEFAULT_METRICS_PORT, startWorkerMetricsServer, type RunningMetricsServer } from "./metrics-server";
-import { createSubmitProcessor } from "./submit-processor";
 import { createWebhookDispatcher, type WebhookDispatcher } from "./webhook-dispatcher";
 
 export interface RunningWorker {
   worker: Worker<SubmitPayload>;
   db: Db;
-  /** Run a sweep or reconcile now (tests, operators). */
-  maintenance: ReturnType<typeof createMaintenance>;
+  /** Run a sweep or reconcile now (tests, operators); `now` defaults to the clock. */
+  maintenance: { sweep(now?: Date): ReturnType<SweeperSystem["sweep"]>; reconcile(now?: Date): ReturnType<ReconcilerSystem["reconcile"]> };
   /** Sends outbound webhooks from Postgres (runOnce: tests, operators). */
   webhooks: WebhookDispatcher;
   /** Base URL of this worker's /metrics and /healthz server; null when it has none (METRICS_PORT=off, or the default port was taken). */
@@ -50,16 +48,21 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const pauses = new AccountPauseStore(redis, config.QUEUE_PREFIX);
   let closing = false;
 
-  const kling = instrumentKlingClient(klingClientFromConfig(config), metrics);
-  const processor = createSubmitProcessor({
+  const resources: WorkerResources = {
     db,
-    kling,
     queue,
+    enqueue: (jobIds) => enqueueSubmits(queue, jobIds),
+    upstream: instrumentKlingClient(klingClientFromConfig(config), metrics),
     pauses,
-    logger,
     metrics,
-    closing: () => closing,
-    settings: {
+    logger,
+    clock: () => new Date(),
+  };
+  const engine = new Engine(resources);
+  const submits = new SubmitSystem(
+    resources,
+    engine,
+    {
       maxInFlight: config.KLING_MAX_IN_FLIGHT,
       slotPollMs: config.SLOT_POLL_MS,
       maxSlotWaiters: Math.max(0, config.WORKER_CONCURRENCY - 1),
@@ -68,9 +71,10 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       publicBaseUrl: config.PUBLIC_BASE_URL,
       callbackSecret: config.CALLBACK_SECRET,
     },
-  });
+    () => closing,
+  );
 
-  const worker = new Worker<SubmitPayload>(JOB_CATALOG.submit.queue, processor, {
+  const worker = new Worker<SubmitPayload>(JOB_CATALOG.submit.queue, submits.process, {
     connection: workerConnection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
@@ -90,21 +94,14 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
 
   // Safety nets: job schedulers run each once per interval across every worker process. Every
   // process re-asserts the schedulers on a timer, so they come back after Redis loses its data.
-  const maintenance = createMaintenance({
-    db,
-    kling,
-    submitQueue: queue,
-    logger,
-    metrics,
-    settings: {
-      sweepMinAgeMs: config.SWEEP_MIN_AGE_MS,
-      sweepBatch: config.SWEEP_BATCH,
-      reconcileAfterMs: config.RECONCILE_AFTER_MS,
-      reconcileBatch: config.RECONCILE_BATCH,
-      reconcileRps: config.RECONCILE_RPS,
-      taskDeadlineMs: config.TASK_DEADLINE_MS,
-    },
+  const sweeper = new SweeperSystem(resources, { sweepMinAgeMs: config.SWEEP_MIN_AGE_MS, sweepBatch: config.SWEEP_BATCH });
+  const reconciler = new ReconcilerSystem(resources, engine, {
+    reconcileAfterMs: config.RECONCILE_AFTER_MS,
+    reconcileBatch: config.RECONCILE_BATCH,
+    reconcileRps: config.RECONCILE_RPS,
+    taskDeadlineMs: config.TASK_DEADLINE_MS,
   });
+  const maintenance: RunningWorker["maintenance"] = { sweep: (now) => sweeper.sweep(now), reconcile: (now) => reconciler.reconcile(now) };
   const { maintenance: m } = JOB_CATALOG;
   const maintenanceQueue = new Queue(m.queue, { connection: redis, prefix: config.QUEUE_PREFIX, defaultJobOptions: m.options });
   const maintenanceConnection: Redis = createRedis(config.REDIS_URL);
@@ -157,7 +154,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       maintenanceConnection.disconnect();
       redis.disconnect();
       workerConnection.disconnect();
-      await db.$disconnect();
+      await db.close();
       logger.info("worker stopped");
     },
   };

@@ -19,21 +19,21 @@ describe("cancel against a running pipeline", () => {
     await waitFor(async () => ((await stack.workers[0]!.worker.isRunning()) ? true : undefined));
     await new Promise((r) => setTimeout(r, 500));
     expect(stack.sandbox.stats().createRequests).toBe(0);
-    expect((await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("canceled");
+    expect((await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("canceled");
   });
 
   it("a job canceled while upstream runs it stays canceled, keeps its slot until upstream finishes, and records the late result", async () => {
     const job = (await request(stack.api.url).post("/v1/extensions").set(auth).send({ video_id: "410000000000000002", prompt: "late" })).body;
     await waitFor(async () => {
-      const row = await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+      const row = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
       return row.status === "processing" ? row : undefined;
     });
     const canceled = await request(stack.api.url).post(`/v1/extensions/${job.id}/cancel`).set(auth);
     expect(canceled.body.status).toBe("canceled");
     expect(await countInFlight(stack.api.db)).toBe(1);
 
-    await waitFor(async () => ((await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } })).upstreamStatus === "succeed" ? true : undefined), { timeoutMs: 10_000 });
-    const row = await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+    await waitFor(async () => ((await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).upstreamStatus === "succeed" ? true : undefined), { timeoutMs: 10_000 });
+    const row = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
     expect(row.status).toBe("canceled");
     expect(row.resultVideoId).toBeNull();
     expect(await countInFlight(stack.api.db)).toBe(0);

@@ -1,4 +1,4 @@
-import { claimForSubmit, recordSubmitAttempt } from "@kex/db";
+import { claimManyForSubmit, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
 import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
 import request from "supertest";
@@ -115,7 +115,7 @@ describe("a chain step that finishes on the worker's own lookup", () => {
       const first = created.body.steps[0].job.id as string;
       // A worker died after its create reached upstream (no callback URL, so no callback will come),
       // and the task finished meanwhile.
-      expect(await claimForSubmit(stack.api.db, { jobId: first, maxInFlight: 0 })).toBe("claimed");
+      expect((await claimManyForSubmit(stack.api.db, { jobIds: [first], maxInFlight: 0 })).get(first)).toBe("claimed");
       await recordSubmitAttempt(stack.api.db, first);
       const kling = createKlingClient({ baseUrl: stack.sandbox.url, pathPrefix: "/kling", auth: { mode: "static", apiKey: "sandbox-key" }, timeoutMs: 5000 });
       expect((await kling.createTask({ video_id: "210000000000000077", prompt: "one", external_task_id: `${first}-1` })).ok).toBe(true);

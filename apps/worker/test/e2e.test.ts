@@ -25,7 +25,7 @@ describe("end to end: api → queue → worker → sandbox → callback → Post
     const done = await waitForBatch(stack, batch.id);
     expect(done.counts).toEqual({ queued: 0, submitting: 0, submitted: 0, processing: 0, succeeded: 200, failed: 0, canceled: 0 });
 
-    const rows = await stack.api.db.job.findMany({ where: { batchId: batch.id } });
+    const rows = await stack.api.db.prisma.job.findMany({ where: { batchId: batch.id } });
     for (const row of rows) {
       expect(row.status).toBe("succeeded");
       expect(row.upstreamTaskId).toMatch(/^\d{18}$/);
@@ -80,14 +80,14 @@ describe("end to end: api → queue → worker → sandbox → callback → Post
       const batch = await submitBatch(stack, Array.from({ length: 40 }, (_, i) => ({ video_id: sourceVideo(2000 + i), prompt: "again" })));
       await waitForBatch(stack, batch.id);
       await stack.sandbox.waitForIdle(10_000);
-      const rows = await stack.api.db.job.findMany({ where: { batchId: batch.jobs.length ? batch.id : "" } });
+      const rows = await stack.api.db.prisma.job.findMany({ where: { batchId: batch.jobs.length ? batch.id : "" } });
       const finals = new Set(rows.map((r) => JSON.stringify([r.status, r.upstreamStatus, r.resultDuration, r.errorCode])));
       expect([...finals]).toEqual([JSON.stringify(["succeeded", "succeed", 9.5, null])]);
       const stats = stack.sandbox.stats();
       expect(stats.jobsWithMultipleTasks).toBe(0);
       // Some callbacks really were duplicated: more webhook events than status changes.
-      const webhookEvents = await stack.api.db.jobEvent.count({ where: { jobId: { in: batch.jobs }, source: "webhook" } });
-      const changes = await stack.api.db.jobEvent.count({ where: { jobId: { in: batch.jobs }, source: "webhook", toStatus: { not: null } } });
+      const webhookEvents = await stack.api.db.prisma.jobEvent.count({ where: { jobId: { in: batch.jobs }, source: "webhook" } });
+      const changes = await stack.api.db.prisma.jobEvent.count({ where: { jobId: { in: batch.jobs }, source: "webhook", toStatus: { not: null } } });
       expect(webhookEvents).toBeGreaterThan(changes);
     } finally {
       stack.sandbox.setOptions({ callbackDuplicateRate: 0, callbackReorderRate: 0 });

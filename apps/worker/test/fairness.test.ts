@@ -20,11 +20,11 @@ describe("fair share of upstream slots between tenants", () => {
       expect(big.total).toBe(150);
       await stack.addWorker();
       await waitFor(
-        async () => ((await stack.api.db.job.count({ where: { batchId: small.id, status: "succeeded" } })) === 3 ? true : undefined),
+        async () => ((await stack.api.db.prisma.job.count({ where: { batchId: small.id, status: "succeeded" } })) === 3 ? true : undefined),
         { timeoutMs: 60_000, what: "tenant B's jobs" },
       );
       // The order in which jobs got a slot.
-      const claims = await stack.api.db.jobEvent.findMany({ where: { type: "submit_started" }, orderBy: { id: "asc" }, select: { jobId: true } });
+      const claims = await stack.api.db.prisma.jobEvent.findMany({ where: { type: "submit_started" }, orderBy: { id: "asc" }, select: { jobId: true } });
       const order = claims.map((c) => c.jobId);
       const positions = small.jobs.map((id: string) => order.indexOf(id));
       expect(Math.max(...positions)).toBeLessThan(8);

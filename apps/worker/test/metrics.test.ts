@@ -179,7 +179,7 @@ describe("metrics after real traffic (api → worker → sandbox → callbacks)"
     const afterSweep = await scrape(workerUrl());
     expect(sumSamples(afterSweep, "kex_sweeper_requeued_total") - sumSamples(before, "kex_sweeper_requeued_total")).toBe(swept.requeued);
     await waitFor(async () => {
-      const row = await stack.api.db.job.findUnique({ where: { id: orphan.id } });
+      const row = await stack.api.db.prisma.job.findUnique({ where: { id: orphan.id } });
       return row?.status === "succeeded" ? row : undefined;
     });
 
@@ -188,12 +188,12 @@ describe("metrics after real traffic (api → worker → sandbox → callbacks)"
     try {
       const lost = await submitBatch(stack, [{ video_id: video(300), prompt: "lost callback" }]);
       await waitFor(async () =>
-        (await stack.api.db.job.count({ where: { batchId: lost.id, upstreamTaskId: { not: null } } })) === 1 ? true : undefined,
+        (await stack.api.db.prisma.job.count({ where: { batchId: lost.id, upstreamTaskId: { not: null } } })) === 1 ? true : undefined,
       );
       await stack.sandbox.waitForIdle(10_000);
       await waitFor(async () => {
         await worker.maintenance.reconcile(new Date(Date.now() + 600_000));
-        return (await stack.api.db.job.count({ where: { batchId: lost.id, status: "succeeded" } })) === 1 ? true : undefined;
+        return (await stack.api.db.prisma.job.count({ where: { batchId: lost.id, status: "succeeded" } })) === 1 ? true : undefined;
       });
     } finally {
       stack.sandbox.setOptions({ callbackDropRate: 0 });

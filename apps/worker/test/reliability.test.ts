@@ -1,5 +1,5 @@
 import { callbackToken } from "@kex/core";
-import { claimForSubmit, countInFlight, createBatch, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
+import { claimManyForSubmit, countInFlight, createBatch, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
 import { randomUUID } from "node:crypto";
 import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
@@ -44,7 +44,7 @@ describe("crash safety on submit: never two upstream tasks for one job", () => {
   it("adopts a task created by a worker that died before storing the task id", async () => {
     const job = await createJob(stack.api.db, { input: { video_id: video(500), prompt: "crash" } });
     // What a worker did before dying: claimed the job, counted the attempt, created the task upstream.
-    expect(await claimForSubmit(stack.api.db, { jobId: job.id, maxInFlight: 0 })).toBe("claimed");
+    expect((await claimManyForSubmit(stack.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id)).toBe("claimed");
     await recordSubmitAttempt(stack.api.db, job.id);
     const kling = createKlingClient({ baseUrl: stack.sandbox.url, pathPrefix: "/kling", auth: { mode: "static", apiKey: "sandbox-key" }, timeoutMs: 5000 });
     const created = await kling.createTask({ video_id: video(500), prompt: "crash", external_task_id: `${job.id}-1` });
@@ -56,10 +56,10 @@ describe("crash safety on submit: never two upstream tasks for one job", () => {
     const swept = await stack.workers[0]!.maintenance.sweep(new Date(Date.now() + 60_000));
     expect(swept.requeued).toBeGreaterThanOrEqual(1);
     await waitFor(async () => {
-      const row = await stack.api.db.job.findUnique({ where: { id: job.id } });
+      const row = await stack.api.db.prisma.job.findUnique({ where: { id: job.id } });
       return row && ["submitted", "processing", "succeeded"].includes(row.status) ? row : undefined;
     });
-    const row = await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+    const row = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
     expect(row.upstreamTaskId).toBe(created.ok ? created.data.task_id : "");
     expect(stack.sandbox.stats().tasksCreated).toBe(before);
     expect(stack.sandbox.stats().jobsWithMultipleTasks).toBe(0);
@@ -144,15 +144,15 @@ describe("lost callbacks and stuck tasks", () => {
 
   it("converges by polling when every callback is lost", async () => {
     const batch = await submitBatch(stack, 12, 3000);
-    await waitFor(async () => ((await stack.api.db.job.count({ where: { batchId: batch.id, upstreamTaskId: { not: null } } })) === 12 ? true : undefined));
+    await waitFor(async () => ((await stack.api.db.prisma.job.count({ where: { batchId: batch.id, upstreamTaskId: { not: null } } })) === 12 ? true : undefined));
     await stack.sandbox.waitForIdle(10_000);
     expect(stack.sandbox.stats().callbacksDropped).toBeGreaterThanOrEqual(24);
     // The scheduled reconciler may already be at it; run it until nothing is left to correct.
     await waitFor(async () => {
       await stack.workers[0]!.maintenance.reconcile(new Date(Date.now() + 1000));
-      return (await stack.api.db.job.count({ where: { batchId: batch.id, status: "succeeded" } })) === 12 ? true : undefined;
+      return (await stack.api.db.prisma.job.count({ where: { batchId: batch.id, status: "succeeded" } })) === 12 ? true : undefined;
     });
-    const rows = await stack.api.db.job.findMany({ where: { batchId: batch.id } });
+    const rows = await stack.api.db.prisma.job.findMany({ where: { batchId: batch.id } });
     expect(rows.every((r) => r.status === "succeeded" && r.resultDuration === 9.5 && r.polledAt)).toBe(true);
     const events = await getJobEvents(stack.api.db, batch.jobs[0]!);
     expect(events.some((e) => e.source === "reconciler" && e.toStatus === "succeeded")).toBe(true);
@@ -161,7 +161,7 @@ describe("lost callbacks and stuck tasks", () => {
   it("fails a job upstream never finishes once the deadline passes, freeing its slot", async () => {
     stack.sandbox.setOptions({ completeDelayMinMs: 600_000, completeDelayMaxMs: 600_000 });
     const batch = await submitBatch(stack, 1, 4000);
-    await waitFor(async () => ((await stack.api.db.job.count({ where: { batchId: batch.id, status: { in: ["submitted", "processing"] } } })) === 1 ? true : undefined));
+    await waitFor(async () => ((await stack.api.db.prisma.job.count({ where: { batchId: batch.id, status: { in: ["submitted", "processing"] } } })) === 1 ? true : undefined));
     expect(await countInFlight(stack.api.db)).toBe(1);
     const result = await stack.workers[0]!.maintenance.reconcile(new Date(Date.now() + 3_600_000));
     expect(result.expired).toBe(1);
@@ -183,7 +183,7 @@ describe("upstream pushback", () => {
       expect(stats.rejectedByCode["1303"]).toBeGreaterThan(0);
       expect(stats.peakInFlight).toBeLessThanOrEqual(3);
       expect(stats.jobsWithMultipleTasks).toBe(0);
-      expect(await stack.api.db.jobEvent.count({ where: { type: "upstream_at_capacity" } })).toBeGreaterThan(0);
+      expect(await stack.api.db.prisma.jobEvent.count({ where: { type: "upstream_at_capacity" } })).toBeGreaterThan(0);
     } finally {
       await stack.close();
     }
@@ -212,7 +212,7 @@ describe("upstream pushback", () => {
         redis.disconnect();
       });
       expect(counts.completed).toBe(0);
-      expect(await stack.api.db.jobEvent.count({ where: { type: "submit_retry" } })).toBeGreaterThan(0);
+      expect(await stack.api.db.prisma.jobEvent.count({ where: { type: "submit_retry" } })).toBeGreaterThan(0);
     } finally {
       await stack.close();
     }
@@ -229,7 +229,7 @@ describe("upstream pushback", () => {
       });
       expect(paused.checks.upstream_account).toMatchObject({ status: "paused", code: 1102 });
       // The event is written just after the pause is set, so /readyz can see the pause first.
-      await waitFor(async () => ((await stack.api.db.jobEvent.count({ where: { type: "account_paused" } })) > 0 ? true : undefined));
+      await waitFor(async () => ((await stack.api.db.prisma.jobEvent.count({ where: { type: "account_paused" } })) > 0 ? true : undefined));
       const createsWhilePaused = stack.sandbox.stats().createRequests;
       await new Promise((r) => setTimeout(r, 700));
       // Paused means paused: no create storm while the account is blocked.
@@ -254,16 +254,16 @@ describe("account pause and jobs that already hold a slot", () => {
     try {
       const job = await createJob(stack.api.db, { input: { video_id: video(900), prompt: "paused" } });
       // Claimed (holding a slot) before the account was paused: the pause check at claim time is behind it.
-      expect(await claimForSubmit(stack.api.db, { jobId: job.id, maxInFlight: 0 })).toBe("claimed");
+      expect((await claimManyForSubmit(stack.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id)).toBe("claimed");
       const pause = await new AccountPauseStore(redis, stack.prefix).pause({ code: 1102, message: "arrears", durationMs: 2500 });
       await new Promise((r) => setTimeout(r, 50));
       expect((await stack.workers[0]!.maintenance.sweep(new Date(Date.now() + 60_000))).requeued).toBe(1);
       await new Promise((r) => setTimeout(r, 800));
       expect(Date.now()).toBeLessThan(Date.parse(pause.until));
       expect(stack.sandbox.stats().createRequests).toBe(0);
-      expect((await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("submitting");
+      expect((await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe("submitting");
       const done = await waitFor(async () => {
-        const row = await stack.api.db.job.findUniqueOrThrow({ where: { id: job.id } });
+        const row = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
         return row.status === "succeeded" ? row : undefined;
       });
       expect(done.attempts).toBe(1);
@@ -287,7 +287,7 @@ describe("a submit that arrives before its row is committed", () => {
       await waitFor(async () => ((await queue.getDelayedCount()) === 1 ? true : undefined), { what: "submit handed back" });
       await createBatch(stack.api.db, { items: [{ video_id: video(950), prompt: "late row" }], jobIds: [jobId] });
       const row = await waitFor(async () => {
-        const r = await stack.api.db.job.findUniqueOrThrow({ where: { id: jobId } });
+        const r = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: jobId } });
         return r.status === "succeeded" ? r : undefined;
       }, { timeoutMs: 15_000, what: "job succeeded" });
       expect(row.attempts).toBe(1);

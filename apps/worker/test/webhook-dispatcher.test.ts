@@ -27,11 +27,11 @@ describe("webhook dispatcher (real Postgres, a receiver on 127.0.0.1)", () => {
   });
   afterAll(async () => {
     await receiver?.close();
-    await db?.$disconnect();
+    await db?.close();
     await database?.drop();
   });
   beforeEach(async () => {
-    await db.webhookDelivery.deleteMany();
+    await db.prisma.webhookDelivery.deleteMany();
     receiver.received.length = 0;
   });
   afterEach(async () => {
@@ -54,7 +54,7 @@ describe("webhook dispatcher (real Postgres, a receiver on 127.0.0.1)", () => {
 
   async function addDelivery(url: string, data: Record<string, unknown> = { id: randomUUID(), status: "succeeded" }): Promise<string> {
     const id = randomUUID();
-    await db.webhookDelivery.create({
+    await db.prisma.webhookDelivery.create({
       data: {
         id,
         tenantId: DEFAULT_TENANT_ID,
@@ -67,7 +67,7 @@ describe("webhook dispatcher (real Postgres, a receiver on 127.0.0.1)", () => {
     return id;
   }
 
-  const row = (id: string) => db.webhookDelivery.findUniqueOrThrow({ where: { id }, include: { attemptLog: { orderBy: { id: "asc" } } } });
+  const row = (id: string) => db.prisma.webhookDelivery.findUniqueOrThrow({ where: { id }, include: { attemptLog: { orderBy: { id: "asc" } } } });
 
   /** Runs the dispatcher until the delivery leaves `pending`. */
   async function settle(d: { runOnce(): Promise<number> }, id: string) {
@@ -210,13 +210,13 @@ describe("webhook dispatcher (real Postgres, a receiver on 127.0.0.1)", () => {
     await waitFor(
       async () => {
         await Promise.all(ds.map((d) => d.runOnce()));
-        return (await db.webhookDelivery.count({ where: { status: "pending" } })) === 0 ? true : undefined;
+        return (await db.prisma.webhookDelivery.count({ where: { status: "pending" } })) === 0 ? true : undefined;
       },
       { timeoutMs: 10_000, intervalMs: 10 },
     );
     expect(receiver.received).toHaveLength(30);
     expect(new Set(receiver.received.map((r) => r.headers["webhook-id"]))).toEqual(new Set(ids));
-    expect(await db.webhookAttempt.count()).toBe(30);
+    expect(await db.prisma.webhookAttempt.count()).toBe(30);
   });
 
   it("a claimed delivery is leased: not claimed again until the lease runs out", async () => {

@@ -1,6 +1,5 @@
 export * from "./job-status";
 export * from "./state-machine";
-export * from "./schemas";
 export * from "./callback-token";
 export * from "./secrets";
 export * from "./job-catalog";

@@ -39,8 +39,6 @@ export const JOB_CATALOG = {
   },
 } as const;
 
-export const MaintenancePayloadSchema = z.strictObject({});
-
 /** Delay before retry number `attemptsMade` (1 = the first retry) of a submit. */
 export function submitBackoffMs(attemptsMade: number, random: () => number = Math.random): number {
   const { delayMs, maxDelayMs, jitter } = JOB_CATALOG.submit.backoff;

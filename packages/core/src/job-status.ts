@@ -9,9 +9,6 @@ export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
-/** Statuses in which the job holds (or may hold) an upstream task. */
-export const UPSTREAM_STATUSES: readonly JobStatus[] = ["submitted", "processing"];
-
 export const UPSTREAM_TASK_STATUSES = ["submitted", "processing", "succeed", "failed"] as const;
 export type UpstreamTaskStatus = (typeof UPSTREAM_TASK_STATUSES)[number];
 

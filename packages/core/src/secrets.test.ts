@@ -1,4 +1,4 @@
-import { safeEqual } from "./secrets";
+import { apiKeyMatches, generateApiKey, newWebhookSecret, parseApiKey, safeEqual } from "./secrets";
 
 describe("safeEqual", () => {
   it.each([
@@ -25,5 +25,21 @@ describe("safeEqual", () => {
   it("does not throw on very different lengths", () => {
     expect(() => safeEqual("a", "b".repeat(10_000))).not.toThrow();
     expect(safeEqual("a", "b".repeat(10_000))).toBe(false);
+  });
+});
+
+describe("API keys", () => {
+  it("a generated key parses to its prefix and matches its own hash only", () => {
+    const { key, prefix, hash } = generateApiKey();
+    expect(parseApiKey(key)).toEqual({ prefix });
+    expect(apiKeyMatches(key, hash)).toBe(true);
+    expect(apiKeyMatches(`${key.slice(0, -1)}${key.endsWith("A") ? "B" : "A"}`, hash)).toBe(false);
+    expect(apiKeyMatches(key, "00")).toBe(false);
+    expect(parseApiKey("kex_short_x")).toBeNull();
+  });
+
+  it("webhook secrets are whsec_ and never repeat", () => {
+    expect(newWebhookSecret()).toMatch(/^whsec_[A-Za-z0-9+/=]{32}$/);
+    expect(newWebhookSecret()).not.toBe(newWebhookSecret());
   });
 });

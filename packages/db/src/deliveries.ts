@@ -1,62 +1,17 @@
 import type { DeliveryStatus } from "@kex/contract";
-import type { Db, DbOrTx } from "./client";
+import type { Db } from "./client";
 import type { WebhookAttempt, WebhookDelivery } from "./generated/client";
+import { lockDelivery } from "./sql/lock-delivery";
+import { recordDeliveryAttemptRow } from "./sql/record-delivery-attempt";
 
 /**
- * Outbound webhook deliveries: Postgres is their queue. Rows are written by the outbox
- * (`outbox.ts`) in the transaction that finished the job; the worker's dispatcher claims due rows,
+ * Outbound webhook deliveries: Postgres is their queue. Rows are written (`sql/insert-deliveries.ts`)
+ * in the transaction that finished the job; the worker's dispatcher claims due rows,
  * sends them and records every attempt here. Nothing about them lives in Redis.
  */
 
 /** Longest error text kept per attempt (and in `last_error`). */
 export const DELIVERY_ERROR_MAX_CHARS = 500;
-
-export interface ClaimedDelivery {
-  id: string;
-  tenantId: string;
-  jobId: string | null;
-  batchId: string | null;
-  eventType: string;
-  url: string;
-  /** The stored event `{type, timestamp, data}`: sent as the body, byte for byte the same on every attempt. */
-  payload: unknown;
-  /** Attempts made before this one. */
-  attempts: number;
-}
-
-/**
- * Claims up to `limit` due deliveries (`pending`, `next_attempt_at <= now`, oldest first) by pushing
- * their `next_attempt_at` to `now + leaseMs` in the same statement. `FOR UPDATE SKIP LOCKED` means
- * concurrent dispatchers (several worker processes) never claim the same row; the lease means a row
- * whose dispatcher died mid-send becomes due again by itself when the lease runs out.
- */
-export async function claimDueDeliveries(db: DbOrTx, args: { now: Date; limit: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
-  if (args.limit <= 0) return [];
-  const leaseUntil = new Date(args.now.getTime() + args.leaseMs);
-  const rows = await db.$queryRaw<
-    Array<{ id: string; tenant_id: string; job_id: string | null; batch_id: string | null; event_type: string; url: string; payload: unknown; attempts: number }>
-  >`
-    UPDATE webhook_deliveries d SET next_attempt_at = ${leaseUntil}
-    FROM (
-      SELECT id FROM webhook_deliveries
-      WHERE status = 'pending' AND next_attempt_at <= ${args.now}
-      ORDER BY next_attempt_at
-      LIMIT ${args.limit}
-      FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE d.id = due.id
-    RETURNING d.id, d.tenant_id, d.job_id, d.batch_id, d.event_type, d.url, d.payload, d.attempts`;
-  return rows.map((r) => ({
-    id: r.id,
-    tenantId: r.tenant_id,
-    jobId: r.job_id,
-    batchId: r.batch_id,
-    eventType: r.event_type,
-    url: r.url,
-    payload: r.payload,
-    attempts: Number(r.attempts),
-  }));
-}
 
 export interface DeliveryAttemptResult {
   /** A 2xx came back. */
@@ -95,32 +50,29 @@ export async function recordDeliveryAttempt(
 ): Promise<RecordedAttempt | null> {
   const { deliveryId, result, retryScheduleMs, now } = args;
   const error = truncate(result.error);
-  return db.$transaction(async (tx) => {
-    const [row] = await tx.$queryRaw<Array<{ attempts: number; status: string; next_attempt_at: Date }>>`
-      SELECT attempts, status, next_attempt_at FROM webhook_deliveries WHERE id = ${deliveryId}::uuid FOR UPDATE`;
+  return db.transaction(async (tx) => {
+    const row = await lockDelivery(tx, deliveryId);
     if (!row) return null;
-    const attempt = Number(row.attempts) + 1;
+    const attempt = row.attempts + 1;
+    const logged = { deliveryId, attempt, at: result.startedAt, statusCode: result.statusCode, latencyMs: Math.max(0, Math.round(result.latencyMs)), error };
     let outcome: RecordedAttempt;
     if (result.ok) {
       outcome = { attempt, status: "delivered", nextAttemptAt: null };
-      await tx.webhookDelivery.update({ where: { id: deliveryId }, data: { attempts: attempt, status: "delivered", deliveredAt: now, lastError: null } });
+      await recordDeliveryAttemptRow(tx, { ...logged, status: "delivered", nextAttemptAt: null, deliveredAt: now, lastError: null });
     } else if (row.status === "delivered") {
       outcome = { attempt, status: "delivered", nextAttemptAt: null };
-      await tx.webhookDelivery.update({ where: { id: deliveryId }, data: { attempts: attempt } });
+      await recordDeliveryAttemptRow(tx, { ...logged, status: "delivered", nextAttemptAt: null, deliveredAt: null });
     } else if (attempt < retryScheduleMs.length) {
       const scheduled = new Date(now.getTime() + retryScheduleMs[attempt]!);
       // Claiming pushed next_attempt_at past now (the lease): a time at or before now means a redelivery asked for it meanwhile.
-      const rearmed = row.status === "pending" && row.next_attempt_at.getTime() <= now.getTime();
-      const nextAttemptAt = rearmed && row.next_attempt_at < scheduled ? row.next_attempt_at : scheduled;
+      const rearmed = row.status === "pending" && row.nextAttemptAt.getTime() <= now.getTime();
+      const nextAttemptAt = rearmed && row.nextAttemptAt < scheduled ? row.nextAttemptAt : scheduled;
       outcome = { attempt, status: "pending", nextAttemptAt };
-      await tx.webhookDelivery.update({ where: { id: deliveryId }, data: { attempts: attempt, status: "pending", nextAttemptAt, lastError: error } });
+      await recordDeliveryAttemptRow(tx, { ...logged, status: "pending", nextAttemptAt, deliveredAt: null, lastError: error });
     } else {
       outcome = { attempt, status: "failed", nextAttemptAt: null };
-      await tx.webhookDelivery.update({ where: { id: deliveryId }, data: { attempts: attempt, status: "failed", lastError: error } });
+      await recordDeliveryAttemptRow(tx, { ...logged, status: "failed", nextAttemptAt: null, deliveredAt: null, lastError: error });
     }
-    await tx.webhookAttempt.create({
-      data: { deliveryId, at: result.startedAt, attempt, statusCode: result.statusCode, latencyMs: Math.max(0, Math.round(result.latencyMs)), error },
-    });
     return outcome;
   });
 }
@@ -130,17 +82,17 @@ export type DeliveryWithAttempts = WebhookDelivery & { attemptLog: WebhookAttemp
 const withAttempts = { attemptLog: { orderBy: { id: "asc" as const } } };
 
 /** A job's deliveries (its `extension.*` events), oldest first, each with its attempts. */
-export function listJobDeliveries(db: DbOrTx, tenantId: string, jobId: string): Promise<DeliveryWithAttempts[]> {
-  return db.webhookDelivery.findMany({ where: { tenantId, jobId }, include: withAttempts, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+export function listJobDeliveries(db: Db, tenantId: string, jobId: string): Promise<DeliveryWithAttempts[]> {
+  return db.prisma.webhookDelivery.findMany({ where: { tenantId, jobId }, include: withAttempts, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 }
 
 /** A batch's own deliveries (`batch.completed`); its jobs' events are listed per job. */
-export function listBatchDeliveries(db: DbOrTx, tenantId: string, batchId: string): Promise<DeliveryWithAttempts[]> {
-  return db.webhookDelivery.findMany({ where: { tenantId, batchId, jobId: null }, include: withAttempts, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+export function listBatchDeliveries(db: Db, tenantId: string, batchId: string): Promise<DeliveryWithAttempts[]> {
+  return db.prisma.webhookDelivery.findMany({ where: { tenantId, batchId, jobId: null }, include: withAttempts, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 }
 
-export function getDeliveryForTenant(db: DbOrTx, tenantId: string, id: string): Promise<DeliveryWithAttempts | null> {
-  return db.webhookDelivery.findFirst({ where: { id, tenantId }, include: withAttempts });
+export function getDeliveryForTenant(db: Db, tenantId: string, id: string): Promise<DeliveryWithAttempts | null> {
+  return db.prisma.webhookDelivery.findFirst({ where: { id, tenantId }, include: withAttempts });
 }
 
 /**
@@ -148,7 +100,7 @@ export function getDeliveryForTenant(db: DbOrTx, tenantId: string, id: string): 
  * and count stay; if the new attempt fails, retries continue from where the schedule stood (none
  * when it was used up). Null if the tenant has no such delivery.
  */
-export async function redeliverDelivery(db: DbOrTx, tenantId: string, id: string, now = new Date()): Promise<DeliveryWithAttempts | null> {
-  const { count } = await db.webhookDelivery.updateMany({ where: { id, tenantId }, data: { status: "pending", nextAttemptAt: now } });
+export async function redeliverDelivery(db: Db, tenantId: string, id: string, now = new Date()): Promise<DeliveryWithAttempts | null> {
+  const { count } = await db.prisma.webhookDelivery.updateMany({ where: { id, tenantId }, data: { status: "pending", nextAttemptAt: now } });
   return count === 1 ? getDeliveryForTenant(db, tenantId, id) : null;
 }

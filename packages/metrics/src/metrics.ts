@@ -1,4 +1,3 @@
-import { isTerminal, type JobStatus } from "@kex/core";
 import { collectDefaultMetrics, Counter, Registry } from "prom-client";
 
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -13,14 +12,15 @@ export function createMetricsRegistry(options: { defaultMetrics?: boolean } = {}
   return registry;
 }
 
-/** Which part of the system moved a job to its final state (the job event's `source`). */
-export type FinishSource = "webhook" | "reconciler" | "worker" | "api";
+/** Which part of the system moved a job to its final state: the job event's `source`. */
+export type FinishSource = "webhook" | "reconciler" | "worker" | "api" | "sweeper";
 
 export type JobsFinishedCounter = Counter<"status" | "source">;
 
 /**
  * `kex_jobs_finished_total{status, source}`: the same definition in every process that finishes jobs
- * (the api's webhook receiver, the worker's submit processor and reconciler); sum over processes.
+ * (the api's webhook receiver and cancel routes, the worker's submit processor and reconciler); sum
+ * over processes. Only the lifecycle engine (packages/engine) counts into it.
  */
 export function createJobsFinishedCounter(registry: Registry): JobsFinishedCounter {
   return new Counter({
@@ -29,20 +29,6 @@ export function createJobsFinishedCounter(registry: Registry): JobsFinishedCount
     labelNames: ["status", "source"],
     registers: [registry],
   });
-}
-
-/**
- * Counts a transition if it was one to a final state. Takes the result of `applyJobEvent` and friends
- * as is and returns it, so a call site reads `countFinished(counter, await applyJobEvent(...), "worker")`.
- * A transition is reported exactly once, by whoever won the guarded update, so nothing is counted twice.
- */
-export function countFinished<R extends { outcome: string; to?: JobStatus }>(
-  counter: JobsFinishedCounter,
-  result: R,
-  source: FinishSource,
-): R {
-  if (result.outcome === "changed" && result.to && isTerminal(result.to)) counter.inc({ status: result.to, source });
-  return result;
 }
 
 /**
@@ -59,15 +45,3 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
 
 /** Longest a gauge's `collect()` waits for Postgres or Redis before reporting "unknown". */
 export const COLLECT_TIMEOUT_MS = 2000;
-
-/**
- * `apply` (`applyJobEvent`, `adoptUpstreamTask`, …) with every transition to a final state counted:
- * a module that moves jobs uses the wrapped function and cannot forget a call site.
- */
-export function countingFinished<A extends unknown[], R extends { outcome: string; to?: JobStatus }>(
-  apply: (...args: A) => Promise<R>,
-  counter: JobsFinishedCounter,
-  source: FinishSource,
-): (...args: A) => Promise<R> {
-  return async (...args: A) => countFinished(counter, await apply(...args), source);
-}

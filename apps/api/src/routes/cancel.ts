@@ -1,21 +1,19 @@
 import { BatchCanceledSchema, JobResourceSchema, toBatchResource, toJobResource } from "@kex/contract";
-import { type Logger } from "@kex/core";
-import { cancelBatch, cancelJob, getBatchWithCounts, getJobForTenant, type Db } from "@kex/db";
-import { countFinished } from "@kex/metrics";
+import { getBatchWithCounts, getJobForTenant, type Db } from "@kex/db";
+import type { Engine } from "@kex/engine";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { ApiError, notFound, idParam } from "../errors";
-import type { ApiMetrics } from "../metrics";
 import { IdParams, TAGS, v1 } from "../openapi/operations";
 
 /** `POST /v1/extensions/:id/cancel` and `POST /v1/batches/:id/cancel`: cancel what has not finished. */
-export function cancelRoutes(deps: { db: Db; logger: Logger; metrics: Pick<ApiMetrics, "jobsFinished"> }): Router {
+export function cancelRoutes(deps: { db: Db; engine: Engine }): Router {
   const router = Router();
 
   router.post("/extensions/:id/cancel", async (req, res) => {
     const id = idParam(req, "extension");
     if (!(await getJobForTenant(deps.db, authOf(res).tenantId, id))) throw notFound("extension", id);
-    const result = countFinished(deps.metrics.jobsFinished, await cancelJob(deps.db, id), "api");
+    const result = await deps.engine.cancelJob(id);
     if (result.outcome === "not_found") throw notFound("extension", id);
     if (result.outcome === "unchanged") {
       throw new ApiError(409, "already_finished", `extension ${id} already finished (${result.job.status}); nothing to cancel`, {
@@ -30,8 +28,7 @@ export function cancelRoutes(deps: { db: Db; logger: Logger; metrics: Pick<ApiMe
     const id = idParam(req, "batch");
     const before = await getBatchWithCounts(deps.db, id, authOf(res).tenantId);
     if (!before) throw notFound("batch", id);
-    const { canceled } = await cancelBatch(deps.db, id);
-    if (canceled.length > 0) deps.metrics.jobsFinished.inc({ status: "canceled", source: "api" }, canceled.length);
+    const { canceled } = await deps.engine.cancelBatch(id);
     const after = await getBatchWithCounts(deps.db, id);
     if (canceled.length === 0) {
       throw new ApiError(409, "already_finished", `batch ${id} already finished; nothing to cancel`, { counts: after!.counts });

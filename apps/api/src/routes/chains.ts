@@ -1,6 +1,7 @@
-import { CHAIN_MAX_STEPS, ChainCreateSchema, ChainResourceSchema } from "@kex/contract";
+import { ChainCreateSchema, ChainResourceSchema, CHAIN_MAX_STEPS, VIDEO_TOO_LONG_CODE } from "@kex/contract";
 import type { Logger } from "@kex/core";
-import { createChain, getChainView, retryChain, type Db } from "@kex/db";
+import { createChain, getChainView, type Db } from "@kex/db";
+import type { Engine } from "@kex/engine";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { enqueueFairly, type EnqueueFn } from "../enqueue";
@@ -12,7 +13,7 @@ import { IdParams, TAGS, v1 } from "../openapi/operations";
  * is refused up front when it must be (steps × 4.5 s), and otherwise stopped at the step that would
  * pass it; a failed step stops the chain and `retry` resumes from it.
  */
-export function chainRoutes(deps: { db: Db; enqueue: EnqueueFn; logger: Logger; checkCallbackUrls?: (urls: Array<{ field: string; url: string }>) => Promise<void> }): Router {
+export function chainRoutes(deps: { db: Db; engine: Engine; enqueue: EnqueueFn; logger: Logger; checkCallbackUrls?: (urls: Array<{ field: string; url: string }>) => Promise<void> }): Router {
   const { db } = deps;
   const router = Router();
 
@@ -37,10 +38,10 @@ export function chainRoutes(deps: { db: Db; enqueue: EnqueueFn; logger: Logger; 
   router.post("/chains/:id/retry", async (req, res) => {
     const id = idParam(req, "chain");
     const { tenantId } = authOf(res);
-    const result = await retryChain(db, { tenantId, chainId: id });
+    const result = await deps.engine.retryChain({ tenantId, chainId: id });
     if (result.outcome === "not_found") throw notFound("chain", id);
     if (result.outcome === "not_failed") throw new ApiError(409, "chain_not_failed", `chain ${id} is ${result.status}; only a failed chain can be retried`);
-    if (result.outcome === "too_long") throw new ApiError(409, "video_too_long", result.message);
+    if (result.outcome === "too_long") throw new ApiError(409, VIDEO_TOO_LONG_CODE, result.message);
     await enqueueFairly(deps, tenantId, [result.jobId], req.log);
     req.log.info({ chainId: id, jobId: result.jobId }, "chain resumed");
     res.status(202).json(await getChainView(db, tenantId, id));

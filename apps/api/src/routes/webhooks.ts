@@ -1,8 +1,7 @@
 import { IdParamSchema, JobStatusSchema } from "@kex/contract";
 import { verifyCallbackToken, type NoChangeReason } from "@kex/core";
-import { applyUpstreamReport, type Db } from "@kex/db";
+import type { Engine } from "@kex/engine";
 import { KlingCallbackSchema } from "@kex/kling";
-import { countFinished } from "@kex/metrics";
 import { Router } from "express";
 import { z } from "zod";
 import { ApiError, notFound, parseOr400 } from "../errors";
@@ -29,11 +28,10 @@ export const CallbackAckSchema = z
   .meta({ id: "CallbackAck" });
 
 export interface WebhookRouteDeps {
-  db: Db;
+  /** Applies the report, and what follows a finish (webhooks, a chain's next step, the finished metric). */
+  engine: Engine;
   callbackSecret: string;
-  metrics: Pick<ApiMetrics, "jobsFinished" | "webhookDuration">;
-  /** Enqueues jobs a callback created (a chain's next step); failures are left to the sweeper. */
-  enqueue?: (jobIds: readonly string[]) => Promise<void>;
+  metrics: Pick<ApiMetrics, "webhookDuration">;
 }
 
 /**
@@ -43,7 +41,6 @@ export interface WebhookRouteDeps {
  * answer 200 and change nothing (the event log still records them).
  */
 export function webhookRoutes(deps: WebhookRouteDeps): Router {
-  const { db } = deps;
   const router = Router();
 
   router.post("/kling/:jobId", async (req, res) => {
@@ -69,20 +66,13 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
         req.log.warn({ jobId, body: req.body }, "callback rejected: malformed body");
         throw err;
       }
-      const result = countFinished(
-        deps.metrics.jobsFinished,
-        await applyUpstreamReport(db, { jobId, task, source: "webhook", payload: req.body }),
-        "webhook",
-      );
+      const result = await deps.engine.applyUpstreamReport({ jobId, task, source: "webhook", payload: req.body });
       if (result.outcome === "not_found") {
         outcome = "not_found";
         throw notFound("extension", jobId);
       }
       outcome = result.outcome;
       if (result.outcome === "changed") {
-        if (result.followUps.length > 0 && deps.enqueue) {
-          await deps.enqueue(result.followUps).catch((err: Error) => req.log.warn({ jobIds: result.followUps, err: err.message }, "enqueue failed; the sweeper will"));
-        }
         req.log.info({ jobId, taskId: task.task_id, from: result.from, to: result.to, ms: elapsedMs() }, "callback applied");
         res.json({ ok: true, changed: true, status: result.to });
       } else {

@@ -1,12 +1,11 @@
 import { IdParamSchema, ListExtensionsQuerySchema, toBatchResource, toJobEventResource, toJobResource } from "@kex/contract";
 import { decodeCursor, encodeCursor, type ListCursor, type Logger } from "@kex/core";
-import { getBatchWithCounts, getJob, getJobEvents, listJobs, type Db } from "@kex/db";
+import { getBatchWithCounts, getJob, getJobEvents, listBatchesWithCounts, listJobs, type Db } from "@kex/db";
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import { z } from "zod";
 import { requireBasicAuth } from "../auth";
 import { ApiError, errorHandler, notFound, parseOr400 } from "../errors";
 import { CLIENT_JS } from "./client";
-import { listBatchesWithCounts } from "./queries";
 import { batchesPage, batchPage, errorPage, extensionsPage, jobPage, withQuery } from "./views";
 
 export interface UiRouteDeps {

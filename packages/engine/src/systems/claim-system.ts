@@ -1,17 +1,22 @@
-import { claimManyForSubmit, type ClaimOutcome, type Db } from "@kex/db";
+import { claimManyForSubmit, type ClaimOutcome } from "@kex/db";
+import type { EngineResources } from "./systems";
 
 /**
- * Coalesces this process's concurrent slot claims: while one claim transaction runs, new requests
- * wait, and the next transaction takes all of them (up to `maxBatch`). Under load a claim costs a
- * share of one advisory lock, one slot count and one commit instead of one of each; alone it costs
- * the same as before. Jobs get free slots in the order they asked.
+ * Account-slot claims, coalesced per process: while one claim transaction runs, new requests wait,
+ * and the next transaction takes all of them (up to `maxBatch`). Under load a claim costs a share of
+ * one advisory lock, one slot count and one commit instead of one of each; alone it costs the same.
+ * Jobs get free slots in the order they asked.
  */
-export class ClaimBatcher {
+export class ClaimSystem {
   private pending: Array<{ jobId: string; resolve: (o: ClaimOutcome) => void; reject: (err: unknown) => void }> = [];
   private running = false;
 
+  /**
+   * @param maxInFlight the account's parallel-task cap (0 = none)
+   * @param maxBatch claims per transaction at most (default 256)
+   */
   constructor(
-    private readonly db: Db,
+    private readonly resources: Pick<EngineResources, "db">,
     private readonly maxInFlight: number,
     private readonly maxBatch = 256,
   ) {}
@@ -30,7 +35,7 @@ export class ClaimBatcher {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          const outcomes = await claimManyForSubmit(this.db, { jobIds: batch.map((p) => p.jobId), maxInFlight: this.maxInFlight });
+          const outcomes = await claimManyForSubmit(this.resources.db, { jobIds: batch.map((p) => p.jobId), maxInFlight: this.maxInFlight });
           // The same job asked twice in one batch: only the first asker may own the claim.
           const answered = new Set<string>();
           for (const p of batch) {

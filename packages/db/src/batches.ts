@@ -1,18 +1,11 @@
 import { toBatchResource, type BatchResource } from "@kex/contract";
 import type { ListCursor } from "@kex/core";
-import { emptyCounts, type DbOrTx } from "@kex/db";
-
-/**
- * Read-only queries of the status pages that packages/db has no function for yet. They take the client
- * like the repository functions do, so they can move to packages/db unchanged.
- */
+import type { Db } from "./client";
+import { emptyCounts } from "./status-counts";
 
 /** Newest batches first with their per-status counts, keyset-paginated on (created_at, id) like `listJobs`. */
-export async function listBatchesWithCounts(
-  db: DbOrTx,
-  args: { limit: number; cursor?: ListCursor },
-): Promise<{ batches: BatchResource[]; next: ListCursor | null }> {
-  const rows = await db.batch.findMany({
+export async function listBatchesWithCounts(db: Db, args: { limit: number; cursor?: ListCursor }): Promise<{ batches: BatchResource[]; next: ListCursor | null }> {
+  const rows = await db.prisma.batch.findMany({
     where: args.cursor
       ? {
           OR: [{ createdAt: { lt: args.cursor.createdAt } }, { createdAt: args.cursor.createdAt, id: { lt: args.cursor.id } }],
@@ -25,7 +18,7 @@ export async function listBatchesWithCounts(
   const counts = new Map(page.map((b) => [b.id, emptyCounts()]));
   if (page.length > 0) {
     // One grouped count for the whole page (index jobs(batch_id, status)), not one query per batch.
-    const groups = await db.job.groupBy({
+    const groups = await db.prisma.job.groupBy({
       by: ["batchId", "status"],
       where: { batchId: { in: page.map((b) => b.id) } },
       _count: { _all: true },

@@ -1,1 +1,0 @@
-export type { ExtensionCreate } from "@kex/contract";

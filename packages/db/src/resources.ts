@@ -1,1 +1,0 @@
-export { toBatchResource, toJobResource, type StatusCounts } from "@kex/contract";

@@ -1,0 +1,24 @@
+import { JOB_SELECT, setClause, type JobColumns } from "../columns";
+import type { Job } from "../generated/client";
+import { rows, type Queryable } from "../queryable";
+import { jobEventValues, type JobEventRow } from "./insert-job-event";
+
+/**
+ * The guarded update (`WHERE status = what was read`) and its event in one statement: one round
+ * trip, atomic by itself, no transaction held open across event-loop turns. Returns the row as
+ * written; null when the guard missed (someone changed the job meanwhile).
+ */
+export async function updateJobWithEvent(q: Queryable, job: Pick<Job, "id" | "status">, data: JobColumns, event: Omit<JobEventRow, "jobId">): Promise<Job | null> {
+  const set = setClause(data, 3);
+  const e = jobEventValues({ ...event, jobId: job.id }).slice(1);
+  const first = 3 + set.values.length;
+  const text = `WITH upd AS (
+      UPDATE jobs SET ${set.sql} WHERE id = $1 AND status = $2::job_status RETURNING ${JOB_SELECT}
+    ), ev AS (
+      INSERT INTO job_events (job_id, source, type, from_status, to_status, detail, payload, at)
+      SELECT id, $${first}::event_source, $${first + 1}, $${first + 2}::job_status, $${first + 3}::job_status, $${first + 4}, $${first + 5}::jsonb, $${first + 6} FROM upd
+    )
+    SELECT * FROM upd`;
+  const [row] = await rows<Job>(q, text, [job.id, job.status, ...set.values, ...e]);
+  return row ?? null;
+}

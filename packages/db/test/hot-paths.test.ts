@@ -1,0 +1,191 @@
+import { JOB_STATUSES } from "@kex/core";
+import { createTestDatabase, type TestDatabase } from "@kex/testing";
+import { claimManyForSubmit, countInFlight, createBatch, createDb, createJob, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
+
+// The hot statements (src/sql) read and write through plain pg instead of Prisma; these pin them to
+// what Prisma itself would return and store, on a real database.
+let database: TestDatabase;
+let db: Db;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb({ url: database.url });
+});
+afterAll(async () => {
+  await db.close();
+  await database.drop();
+});
+
+const DEFAULT_TENANT = "00000000-0000-4000-8000-000000000001";
+
+async function fullJob() {
+  const job = await createJob(db, {
+    input: { video_id: "v-1", prompt: "waves", negative_prompt: "blur", cfg_scale: 0.25, callback_url: "https://example.com/hook", metadata: { a: [1, "b"] } },
+  });
+  await db.prisma.job.update({
+    where: { id: job.id },
+    data: { status: "processing", upstreamTaskId: `t-${job.id}`, externalTaskId: `${job.id}-1`, upstreamStatus: "processing", attempts: 2, submittedAt: new Date(), polledAt: new Date() },
+  });
+  return job.id;
+}
+
+describe("reads through pg", () => {
+  it("getJob returns exactly what Prisma returns, every field and type", async () => {
+    const id = await fullJob();
+    const viaPrisma = await db.prisma.job.findUniqueOrThrow({ where: { id } });
+    expect(await getJob(db, id)).toStrictEqual(viaPrisma);
+    expect((await getJob(db, id))!.createdAt).toBeInstanceOf(Date);
+  });
+
+  it("getJobForTenant scopes to the tenant; unknown ids are null", async () => {
+    const id = await fullJob();
+    expect((await getJobForTenant(db, DEFAULT_TENANT, id))?.id).toBe(id);
+    expect(await getJobForTenant(db, "00000000-0000-4000-8000-0000000000ff", id)).toBeNull();
+    expect(await getJob(db, "00000000-0000-4000-8000-0000000000ee")).toBeNull();
+  });
+});
+
+describe("writes through pg", () => {
+  it("createJob stores the job and its created event, and returns the row as Prisma reads it", async () => {
+    const job = await createJob(db, { input: { video_id: "w-1", prompt: "p", metadata: { n: 1 } } });
+    expect(job).toStrictEqual(await db.prisma.job.findUniqueOrThrow({ where: { id: job.id } }));
+    expect(job).toMatchObject({ status: "queued", tenantId: DEFAULT_TENANT, metadata: { n: 1 }, negativePrompt: null, callbackUrl: null });
+    expect(await db.prisma.jobEvent.findMany({ where: { jobId: job.id } })).toMatchObject([{ source: "api", type: "created", toStatus: "queued" }]);
+  });
+
+  it("insertJobEvent stores an absent payload as SQL NULL, like Prisma.DbNull", async () => {
+    const id = await fullJob();
+    await insertJobEvent(db, { jobId: id, source: "worker", type: "note" });
+    const [row] = await db.prisma.$queryRaw<Array<{ payload_is_null: boolean }>>`SELECT payload IS NULL AS payload_is_null FROM job_events WHERE job_id = ${id}::uuid AND type = 'note'`;
+    expect(row!.payload_is_null).toBe(true);
+  });
+
+  it("updateJobWithEvent writes the change and its event when the guard holds, and nothing when it misses", async () => {
+    const id = await fullJob();
+    const at = new Date("2030-01-01T00:00:00Z");
+    const missed = await updateJobWithEvent(db, { id, status: "submitted" }, { status: "failed" }, { source: "worker", type: "x", from: "submitted", to: "failed", at });
+    expect(missed).toBeNull();
+    const row = await updateJobWithEvent(db, { id, status: "processing" }, { status: "failed", errorCode: "e", updatedAt: at }, { source: "worker", type: "x", from: "processing", to: "failed", payload: { a: 1 }, at });
+    expect(row).toStrictEqual(await db.prisma.job.findUniqueOrThrow({ where: { id } }));
+    expect(row).toMatchObject({ status: "failed", errorCode: "e", updatedAt: at });
+    const events = await db.prisma.jobEvent.findMany({ where: { jobId: id, type: "x" } });
+    expect(events).toMatchObject([{ fromStatus: "processing", toStatus: "failed", payload: { a: 1 }, at }]);
+  });
+});
+
+describe("Db.transaction", () => {
+  it("commits what fn wrote when it returns", async () => {
+    const id = await fullJob();
+    const out = await db.transaction(async (tx) => {
+      await insertJobEvent(tx, { jobId: id, source: "worker", type: "tx-commit" });
+      return 7;
+    });
+    expect(out).toBe(7);
+    expect(await db.prisma.jobEvent.count({ where: { jobId: id, type: "tx-commit" } })).toBe(1);
+  });
+
+  it("rolls back everything fn wrote when it throws, and gives the connection back usable", async () => {
+    const id = await fullJob();
+    await expect(
+      db.transaction(async (tx) => {
+        await insertJobEvent(tx, { jobId: id, source: "worker", type: "tx-rollback" });
+        expect((await tx.query<{ n: number }>({ text: "SELECT count(*)::int AS n FROM job_events WHERE type = 'tx-rollback'" })).rows[0]!.n).toBe(1);
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await db.prisma.jobEvent.count({ where: { jobId: id, type: "tx-rollback" } })).toBe(0);
+    expect(db.pool.totalCount - db.pool.idleCount).toBe(0);
+    expect((await getJob(db, id))?.id).toBe(id);
+  });
+});
+
+describe("createBatch through unnest", () => {
+  it("stores every field of every item as Prisma would, with one created event each", async () => {
+    const { batch, jobIds } = await createBatch(db, {
+      items: [
+        { video_id: "v1", prompt: "one", negative_prompt: "no", cfg_scale: 0, metadata: { k: "v" }, callback_url: "https://a.example/h" },
+        { video_id: "v2", prompt: "two ' quotes \" and {braces}" },
+        { video_id: "v3", prompt: "three", cfg_scale: 1, metadata: [1, null] as unknown as Record<string, unknown> },
+      ],
+      callbackUrl: "https://batch.example/h",
+    });
+    expect(batch).toStrictEqual(await db.prisma.batch.findUniqueOrThrow({ where: { id: batch.id } }));
+    expect(batch).toMatchObject({ total: 3, tenantId: DEFAULT_TENANT, callbackUrl: "https://batch.example/h" });
+    const rows = await Promise.all(jobIds.map((id) => db.prisma.job.findUniqueOrThrow({ where: { id } })));
+    expect(rows.map((r) => [r.videoId, r.prompt, r.negativePrompt, r.cfgScale, r.callbackUrl, r.metadata, r.status, r.batchId, r.tenantId])).toEqual([
+      ["v1", "one", "no", 0, "https://a.example/h", { k: "v" }, "queued", batch.id, DEFAULT_TENANT],
+      ["v2", 'two \' quotes " and {braces}', null, null, "https://batch.example/h", null, "queued", batch.id, DEFAULT_TENANT],
+      ["v3", "three", null, 1, "https://batch.example/h", [1, null], "queued", batch.id, DEFAULT_TENANT],
+    ]);
+    expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "created", toStatus: "queued" } })).toBe(3);
+  });
+
+  it("is all or nothing: a failing row leaves no batch, no job and no event", async () => {
+    const taken = await fullJob();
+    const before = { batches: await db.prisma.batch.count(), jobs: await db.prisma.job.count(), events: await db.prisma.jobEvent.count() };
+    await expect(
+      createBatch(db, { items: [{ video_id: "a", prompt: "a" }, { video_id: "b", prompt: "b" }], jobIds: ["00000000-0000-4000-8000-00000000abcd", taken] }),
+    ).rejects.toThrow(/duplicate key/);
+    expect({ batches: await db.prisma.batch.count(), jobs: await db.prisma.job.count(), events: await db.prisma.jobEvent.count() }).toEqual(before);
+    // The connection went back to the pool in a usable state.
+    expect((await getJob(db, taken))?.id).toBe(taken);
+  });
+});
+
+describe("claimManyForSubmit", () => {
+  it("gives the free slots to queued jobs in the order asked, and says why the others got none", async () => {
+    const { jobIds } = await createBatch(db, { items: Array.from({ length: 6 }, (_, i) => ({ video_id: `c${i}`, prompt: "p" })) });
+    await db.prisma.job.updateMany({ where: { status: { in: ["submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
+    await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "processing" } }); // holds 1 of 3 slots
+    await db.prisma.job.update({ where: { id: jobIds[2]! }, data: { status: "canceled" } });
+    const unknown = "00000000-0000-4000-8000-00000000f00d";
+    const asked = [jobIds[2]!, jobIds[5]!, unknown, jobIds[1]!, jobIds[3]!, jobIds[4]!, jobIds[5]!];
+    const outcomes = await claimManyForSubmit(db, { jobIds: asked, maxInFlight: 3 });
+    expect(Object.fromEntries([...outcomes])).toEqual({
+      [jobIds[2]!]: "not_queued",
+      [jobIds[5]!]: "claimed",
+      [unknown]: "not_queued",
+      [jobIds[1]!]: "claimed",
+      [jobIds[3]!]: "no_slot",
+      [jobIds[4]!]: "no_slot",
+    });
+    const claimed = await db.prisma.job.findMany({ where: { id: { in: [jobIds[5]!, jobIds[1]!] } } });
+    expect(claimed.map((j) => [j.status, j.externalTaskId])).toEqual(expect.arrayContaining([["submitting", `${jobIds[5]}-1`], ["submitting", `${jobIds[1]}-1`]]));
+    expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "submit_started" } })).toBe(2);
+  });
+
+  it("never exceeds the cap when many claims race, and claims everything without one", async () => {
+    await db.prisma.job.updateMany({ where: { status: { in: ["queued", "submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
+    const { jobIds } = await createBatch(db, { items: Array.from({ length: 40 }, (_, i) => ({ video_id: `r${i}`, prompt: "p" })) });
+    const groups = Array.from({ length: 8 }, (_, g) => jobIds.slice(g * 5, g * 5 + 5));
+    const results = await Promise.all(groups.map((ids) => claimManyForSubmit(db, { jobIds: ids, maxInFlight: 7 })));
+    expect(results.flatMap((m) => [...m.values()]).filter((o) => o === "claimed")).toHaveLength(7);
+    expect(await countInFlight(db)).toBe(7);
+    const rest = await claimManyForSubmit(db, { jobIds, maxInFlight: 0 });
+    expect([...rest.values()].filter((o) => o === "claimed")).toHaveLength(33);
+  });
+});
+
+describe("the slot rule", () => {
+  it("holdsAccountSlot and the SQL countInFlight counts agree on every status and upstream status", async () => {
+    await db.prisma.job.updateMany({ data: { status: "succeeded", upstreamStatus: null } });
+    const upstream = [null, "submitted", "processing", "succeed", "failed"];
+    const cases = JOB_STATUSES.flatMap((status) => upstream.map((upstreamStatus) => ({ status, upstreamStatus })));
+    const { jobIds } = await createBatch(db, { items: cases.map((_, i) => ({ video_id: `s${i}`, prompt: "p" })) });
+    for (const [i, c] of cases.entries()) await db.prisma.job.update({ where: { id: jobIds[i]! }, data: c });
+    for (const [i, c] of cases.entries()) {
+      // NULL (an unknown upstream status) counts as false, as it does in a WHERE.
+      const { rows } = await db.query<{ holds: boolean }>({ text: `SELECT COALESCE(${SLOT_SQL}, false) AS holds FROM jobs WHERE id = $1::uuid`, values: [jobIds[i]!] });
+      expect({ ...c, holds: rows[0]!.holds }).toEqual({ ...c, holds: holdsAccountSlot(c) });
+    }
+    expect(await countInFlight(db)).toBe(cases.filter(holdsAccountSlot).length);
+  });
+});
+
+describe("setClause", () => {
+  it("numbers parameters, casts enums and refuses operations and unknown fields", () => {
+    expect(setClause({ status: "failed", errorCode: "x", finishedAt: undefined }, 3)).toEqual({ sql: "status = $3::job_status, error_code = $4", values: ["failed", "x"] });
+    expect(() => setClause({ attempts: { increment: 1 } }, 1)).toThrow(/plain value/);
+    expect(() => setClause({ nope: 1 }, 1)).toThrow(/not a writable/);
+    expect(() => setClause({ id: "x" }, 1)).toThrow(/not a writable/);
+  });
+});

@@ -1,0 +1,12 @@
+export * from "./engine";
+export * from "./events";
+export * from "./statuses";
+export * from "./upstream-report";
+export type { EngineResources, WorkerResources } from "./systems/systems";
+export type { ApplyEventArgs, ApplyResult } from "./systems/transition-system";
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./systems/outbox-system";
+export type { RetryChainResult } from "./systems/chain-system";
+export { ClaimSystem } from "./systems/claim-system";
+export { SubmitSystem, type SubmitSettings } from "./systems/submit-system";
+export { SweeperSystem, type SweeperSettings } from "./systems/sweeper-system";
+export { ReconcilerSystem, type ReconcilerSettings } from "./systems/reconciler-system";
