@@ -16,7 +16,7 @@ export interface AuthFailure {
 }
 
 /**
- * Checks `Authorization` the way kling-api.md describes: a static key (proxy) and/or an HS256 JWT
+ * Checks `Authorization` the way the upstream API does it: a static key (proxy) and/or an HS256 JWT
  * `{iss: accessKey, exp, nbf}` signed with the secret key (official). Both may be accepted at once.
  * Codes: 1001 header empty, 1002 invalid (not a bearer token, bad signature, malformed JWT), 1003 not yet valid,
  * 1004 expired, 1000 anything else that does not authenticate (unknown key, unknown issuer).

@@ -20,7 +20,7 @@ function charCount(text: string): number {
 }
 
 /**
- * The create-body rules of kling-api.md. A body that is not a JSON object is an invalid request (1200); a bad
+ * The create-body rules of the upstream API. A body that is not a JSON object is an invalid request (1200); a bad
  * field is a bad parameter value (1201) whose message names the field. `null` for an optional field means absent;
  * unknown fields are ignored, as upstream does.
  */

@@ -4,7 +4,7 @@ import { API_KEY, FAST, FRESH_VIDEO, SandboxClient } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-describe("sandbox API surface (kling-api.md: create, query, list, errors)", () => {
+describe("sandbox API surface (create, query, list, errors)", () => {
   let sandbox: RunningSandbox;
   let client: SandboxClient;
 
