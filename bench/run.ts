@@ -6,6 +6,7 @@ import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { callbackToken, JOB_CATALOG } from "@kex/core";
+import { deleteKeysUnder } from "@kex/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Client } from "pg";
@@ -28,7 +29,7 @@ import {
   type PgCounters,
 } from "./lib/db";
 import { runLoad, type LoadResult } from "./lib/load";
-import { deletePrefix, keyMemoryPerJob, usedMemory } from "./lib/redis";
+import { keyMemoryPerJob, usedMemory } from "./lib/redis";
 import { fmt, fmtBytes, fmtInt, fmtMs, renderTable, type Row } from "./lib/report";
 import { Stack } from "./lib/stack";
 import { SAMPLE_PROMPTS } from "../scripts/lib/samples";
@@ -589,7 +590,7 @@ async function main(): Promise<void> {
     await stack.stopAll().catch(() => undefined);
     await submitQueue.obliterate({ force: true }).catch(() => undefined);
     await submitQueue.close().catch(() => undefined);
-    await deletePrefix(redis, queuePrefix).catch(() => undefined);
+    await deleteKeysUnder(redis, queuePrefix).catch(() => undefined);
     redis.disconnect();
     await pg.end().catch(() => undefined);
   }
