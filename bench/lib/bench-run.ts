@@ -40,17 +40,10 @@ export interface BenchRun {
   ingestOne(body: string, rowsAfter?: number): Promise<IngestPoint>;
 }
 
-export async function createBenchRun(args: {
-  cfg: BenchConfig;
-  results: Results;
-  runId: string;
-  queuePrefix: string;
-  apiToken: string;
-  callbackSecret: string;
-  logDir: string;
-  profileDir: string;
-  say(line: string): void;
-}): Promise<BenchRun> {
+/** Connects to Redis and Postgres and prepares the stack (nothing started yet); `logDir`/`profileDir` are the apps'. */
+export async function createBenchRun(
+  args: Pick<BenchRun, "cfg" | "results" | "runId" | "queuePrefix" | "apiToken" | "callbackSecret" | "say"> & { logDir: string; profileDir: string },
+): Promise<BenchRun> {
   const { cfg, results, queuePrefix, apiToken, callbackSecret, say } = args;
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
   const pg: Client = await connect(cfg.databaseUrl);
