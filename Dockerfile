@@ -38,6 +38,7 @@ COPY --chown=node:node packages/db/package.json packages/db/
 COPY --chown=node:node packages/kling/package.json packages/kling/
 COPY --chown=node:node packages/queue/package.json packages/queue/
 COPY --chown=node:node packages/testing/package.json packages/testing/
+COPY --chown=node:node e2e/package.json e2e/
 
 # --ignore-scripts: no dependency install scripts (in particular Prisma's engine download; the
 # project uses Prisma's JS engine with the pg adapter, see prisma/prisma.config.ts).

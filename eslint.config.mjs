@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/config.ts", "**/*.config.{ts,js,mjs}", "**/test/**", "**/*.test.ts", "scripts/**", "bench/**", "packages/testing/**"],
+    files: ["**/config.ts", "**/*.config.{ts,js,mjs}", "**/test/**", "**/*.test.ts", "scripts/**", "bench/**", "packages/testing/**", "e2e/**"],
     rules: { "no-restricted-properties": "off" },
   },
   { files: ["**/*.js", "**/*.cjs"], rules: { "@typescript-eslint/no-require-imports": "off" } },

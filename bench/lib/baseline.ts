@@ -4,9 +4,10 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JOB_CATALOG } from "@kex/core";
 import { createSubmitQueue, enqueueSubmits } from "@kex/queue";
+import { deleteKeysUnder } from "@kex/testing";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { deletePrefix, usedMemory } from "./redis";
+import { usedMemory } from "./redis";
 
 export interface BaselineResult {
   jobs: number;
@@ -100,7 +101,7 @@ export async function runBaseline(args: { redisUrl: string; prefix: string; jobs
     await worker?.close(true).catch(() => undefined);
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close().catch(() => undefined);
-    await deletePrefix(connection, args.prefix);
+    await deleteKeysUnder(connection, args.prefix);
     connection.disconnect();
     workerConnection.disconnect();
   }

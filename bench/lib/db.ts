@@ -1,30 +1,15 @@
 // Direct SQL on the bench database: a fresh database, row preparation and counters. Only ever the
 // bench's own database (kling_bench by default).
 import { randomUUID } from "node:crypto";
+import { databaseName, dropDatabase } from "@kex/testing";
 import { Client } from "pg";
 import { prepareDatabase } from "../../scripts/lib/infra";
 
-function adminUrl(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  url.pathname = "/postgres";
-  return url.toString();
-}
-
-function dbName(databaseUrl: string): string {
-  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
-}
-
 /** Drops the bench database (if any) and creates it migrated: every run starts from zero rows. */
 export async function freshDatabase(databaseUrl: string): Promise<void> {
-  const name = dbName(databaseUrl);
+  const name = databaseName(databaseUrl);
   if (!/^kling_bench/.test(name)) throw new Error(`refusing to drop ${name}: the bench database's name must start with kling_bench`);
-  const admin = new Client({ connectionString: adminUrl(databaseUrl) });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabase(databaseUrl);
   await prepareDatabase(databaseUrl);
 }
 

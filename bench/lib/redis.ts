@@ -1,4 +1,4 @@
-// Redis helpers: memory figures and cleaning up a prefix (the bench's own keys only).
+// Redis memory figures (the bench's own keys only; cleaning a prefix is deleteKeysUnder of @kex/testing).
 import type { Redis } from "ioredis";
 
 export async function usedMemory(redis: Redis): Promise<number> {
@@ -6,20 +6,6 @@ export async function usedMemory(redis: Redis): Promise<number> {
   const m = /^used_memory:(\d+)/m.exec(info);
   if (!m) throw new Error("INFO memory has no used_memory");
   return Number(m[1]);
-}
-
-/** Deletes every key under `prefix` (SCAN + UNLINK, bounded by the key count). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
-  if (prefix.length < 8) throw new Error(`refusing to delete the short prefix ${prefix}`);
-  let cursor = "0";
-  let deleted = 0;
-  let rounds = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== "0" && ++rounds < 100_000);
-  return deleted;
 }
 
 /**

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Client } from "pg";
+import { createDatabaseIfMissing, migrateDatabase } from "@kex/testing";
 import { postgresAnswers, redisAnswers } from "./machine";
 import { ROOT } from "./services";
 
@@ -54,23 +54,13 @@ export async function ensureServices(args: { databaseUrl: string; redisUrl: stri
 
 /** Creates the database if it is missing, generates the Prisma client if needed, applies migrations. */
 export async function prepareDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  const admin = new URL(databaseUrl);
-  admin.pathname = "/postgres";
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  } finally {
-    await client.end();
-  }
-  const prisma = path.join(ROOT, "node_modules/.bin/prisma");
-  const env = { ...process.env, DATABASE_URL: databaseUrl };
-  const config = path.join(ROOT, "prisma/prisma.config.ts");
+  await createDatabaseIfMissing(databaseUrl);
   if (!existsSync(path.join(ROOT, "packages/db/src/generated/client.ts"))) {
-    execFileSync(prisma, ["generate", "--config", config], { cwd: ROOT, env, stdio: "pipe" });
+    execFileSync(path.join(ROOT, "node_modules/.bin/prisma"), ["generate", "--config", path.join(ROOT, "prisma/prisma.config.ts")], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: "pipe",
+    });
   }
-  execFileSync(prisma, ["migrate", "deploy", "--config", config], { cwd: ROOT, env, stdio: "pipe" });
+  migrateDatabase(databaseUrl);
 }

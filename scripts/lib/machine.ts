@@ -1,10 +1,10 @@
-// Machine-wide faults for the fault suite: restarting the local Redis and Postgres, wiping a queue
-// prefix, dropping a database. Scripts only. Everything here restores what it breaks, and the
-// `ensure…Up` helpers are meant for `finally` blocks.
+// Machine-wide faults for the fault suite: restarting the local Redis and Postgres, a real FLUSHALL.
+// Scripts only. Everything here restores what it breaks, and the `ensure…Up` helpers are meant for
+// `finally` blocks.
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { adminUrl, waitFor } from "@kex/testing";
 import { Redis } from "ioredis";
 import { Client } from "pg";
 
@@ -31,13 +31,9 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`${what} within ${timeoutMs} ms`);
+/** Polls `check` every 200 ms until it holds; fails saying `what` did not happen within `timeoutMs`. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  await waitFor(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 200, what });
 }
 
 /** `redis-cli shutdown nosave`, then the CI start command; resolves once Redis answers PONG again. */
@@ -46,12 +42,12 @@ export async function restartRedis(url: string): Promise<{ downMs: number }> {
   const started = Date.now();
   // The connection drops when the server exits, so redis-cli may report an error: that is the point.
   await run("redis-cli", ["-h", "127.0.0.1", "-p", port, "shutdown", "nosave"]).catch(() => undefined);
-  await waitFor("redis did not stop", async () => !(await redisAnswers(url)), 15_000);
+  await until("redis to stop", async () => !(await redisAnswers(url)), 15_000);
   await run(
     "redis-server",
     REDIS_START.map((a) => (a === "6379" ? port : a)),
   );
-  await waitFor("redis did not answer PONG after the restart", () => redisAnswers(url), 30_000);
+  await until("redis to answer PONG after the restart", () => redisAnswers(url), 30_000);
   return { downMs: Date.now() - started };
 }
 
@@ -63,25 +59,7 @@ export async function ensureRedisUp(url: string): Promise<void> {
     "redis-server",
     REDIS_START.map((a) => (a === "6379" ? port : a)),
   ).catch(() => undefined);
-  await waitFor("redis did not come back", () => redisAnswers(url), 30_000);
-}
-
-/** Deletes every key under a queue prefix (what a flush does to one orchestrator). Returns how many. */
-export async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  redis.on("error", () => undefined);
-  let deleted = 0;
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
+  await until("redis to come back", () => redisAnswers(url), 30_000);
 }
 
 /** A real FLUSHALL: every key of every database on this Redis. */
@@ -93,12 +71,6 @@ export async function flushAllRedis(url: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
-}
-
-function adminUrl(databaseUrl: string): string {
-  const admin = new URL(databaseUrl);
-  admin.pathname = "/postgres";
-  return admin.toString();
 }
 
 /** True when Postgres answers `SELECT 1` within two seconds. */
@@ -126,7 +98,7 @@ function postgresVersion(): string {
 export async function restartPostgres(databaseUrl: string): Promise<{ downMs: number }> {
   const started = Date.now();
   await run("pg_ctlcluster", ["--skip-systemctl-redirect", postgresVersion(), "main", "restart"]);
-  await waitFor("postgres did not answer after the restart", () => postgresAnswers(databaseUrl), 60_000);
+  await until("postgres to answer after the restart", () => postgresAnswers(databaseUrl), 60_000);
   return { downMs: Date.now() - started };
 }
 
@@ -134,31 +106,5 @@ export async function restartPostgres(databaseUrl: string): Promise<{ downMs: nu
 export async function ensurePostgresUp(databaseUrl: string): Promise<void> {
   if (await postgresAnswers(databaseUrl)) return;
   await run("pg_ctlcluster", ["--skip-systemctl-redirect", postgresVersion(), "main", "start"]).catch(() => undefined);
-  await waitFor("postgres did not come back", () => postgresAnswers(databaseUrl), 60_000);
-}
-
-/** Drops a database, disconnecting whoever still uses it. */
-export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
-  const client = new Client({ connectionString: adminUrl(databaseUrl), connectionTimeoutMillis: 5000 });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Creates a database as a copy of a migrated template (much faster than migrating each one). */
-export async function createDatabaseFromTemplate(databaseUrl: string, templateUrl: string): Promise<void> {
-  const quote = (url: string) => `"${decodeURIComponent(new URL(url).pathname.slice(1)).replace(/"/g, '""')}"`;
-  const client = new Client({ connectionString: adminUrl(databaseUrl), connectionTimeoutMillis: 5000 });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${quote(databaseUrl)} TEMPLATE ${quote(templateUrl)}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  await until("postgres to come back", () => postgresAnswers(databaseUrl), 60_000);
 }

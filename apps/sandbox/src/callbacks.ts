@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { chance, type Random } from "@kex/core";
 import type { KlingCallback } from "@kex/kling";
 import type { SandboxOptions } from "./options";
-import { chance, type Random } from "./random";
 
 export interface CallbackCounters {
   /** Deliveries answered 2xx (each copy of a duplicate counts). */

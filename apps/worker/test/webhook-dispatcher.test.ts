@@ -2,10 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createLogger, type ResolveAll } from "@kex/core";
 import { claimDueDeliveries, createDb, DEFAULT_TENANT_ID, ensureWebhookSecret, redeliverDelivery, type Db } from "@kex/db";
 import { createMetricsRegistry } from "@kex/metrics";
-import { createTestDatabase, tableResolver, waitFor, type TestDatabase } from "@kex/testing";
+import { createTestDatabase, startWebhookReceiver, tableResolver, waitFor, type TestDatabase, type WebhookReceiver } from "@kex/testing";
 import { createWorkerMetrics } from "../src/metrics";
 import { createWebhookDispatcher, type WebhookDispatcherSettings } from "../src/webhook-dispatcher";
-import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver";
 
 const silent = createLogger({ name: "webhooks", level: process.env.TEST_LOG_LEVEL ?? "silent" });
 

@@ -6,3 +6,4 @@ export * from "./job-catalog";
 export * from "./cursor";
 export * from "./logger";
 export * from "./ssrf";
+export * from "./random";

@@ -1,7 +1,6 @@
-import { execFileSync } from "node:child_process";
-import path from "node:path";
 import { Client } from "pg";
-import { REPO_ROOT, TEST_DB_PREFIX, TEST_PG_ADMIN_URL, databaseUrl, templateDatabaseName } from "./env";
+import { migrateDatabase } from "./database";
+import { TEST_DB_PREFIX, TEST_PG_ADMIN_URL, databaseUrl, templateDatabaseName } from "./env";
 
 const LOCK_KEY = 7_391_777;
 
@@ -36,11 +35,7 @@ export default async function globalSetup(): Promise<void> {
       const building = `${template}_build`;
       await admin.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
       await admin.query(`CREATE DATABASE "${building}"`);
-      execFileSync(
-        path.join(REPO_ROOT, "node_modules/.bin/prisma"),
-        ["migrate", "deploy", "--config", path.join(REPO_ROOT, "prisma/prisma.config.ts")],
-        { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl(building) }, stdio: "pipe" },
-      );
+      migrateDatabase(databaseUrl(building));
       await admin.query(`ALTER DATABASE "${building}" RENAME TO "${template}"`);
     }
   } finally {

@@ -1,6 +1,6 @@
 import { getJobEvents } from "@kex/db";
-import { postBatch, STACK_API_TOKEN, startStack, waitForBatchDone, type Stack } from "@kex/testing";
 import request from "supertest";
+import { postBatch, STACK_API_TOKEN, startStack, waitForBatchDone, type Stack } from "../src/stack";
 
 const auth = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 const sourceVideo = (i: number) => `7${String(i).padStart(17, "0")}`;

@@ -1,7 +1,8 @@
 import { claimManyForSubmit, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
-import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
+import { waitFor } from "@kex/testing";
 import request from "supertest";
+import { STACK_API_TOKEN, startStack, type Stack } from "../src/stack";
 
 const auth = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 const FAST = { processingDelayMs: 10, completeDelayMinMs: 20, completeDelayMaxMs: 40, maxConcurrency: 0 };

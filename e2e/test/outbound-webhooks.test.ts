@@ -1,6 +1,6 @@
-import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
+import { startWebhookReceiver, waitFor, type ReceivedWebhook, type WebhookReceiver } from "@kex/testing";
 import request from "supertest";
-import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "./webhook-receiver";
+import { STACK_API_TOKEN, startStack, type Stack } from "../src/stack";
 
 const admin = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 const video = (i: number) => `7${String(i).padStart(17, "0")}`;

@@ -1,10 +1,8 @@
 import { ApiConfigSchema, startApi, type ApiConfig, type RunningApi } from "@kex/api";
 import { createLogger } from "@kex/core";
 import { startSandbox, type RunningSandbox, type StartSandboxOptions } from "@kex/sandbox";
+import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueQueuePrefix, waitFor, type TestDatabase } from "@kex/testing";
 import { startWorker, WorkerConfigSchema, type RunningWorker, type WorkerConfig } from "@kex/worker";
-import { createTestDatabase, type TestDatabase } from "./database";
-import { TEST_REDIS_URL } from "./env";
-import { deleteRedisPrefix, uniqueQueuePrefix } from "./redis";
 
 export const STACK_API_TOKEN = "stack-api-token-0123456789";
 export const STACK_CALLBACK_SECRET = "stack-callback-secret-0123456789";
@@ -86,17 +84,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await database.drop();
     },
   };
-}
-
-/** Polls until `check` returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? "condition"}`);
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
-  }
 }
 
 const stackAuth = () => ({ authorization: `Bearer ${STACK_API_TOKEN}`, "content-type": "application/json" });

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { once } from "node:events";
-import { STACK_API_TOKEN, startStack, type Stack } from "@kex/testing";
-import { createdBatches, kex, sourceVideo } from "./helpers";
+import { createdBatches, kex, sourceVideo } from "../src/kex-cli";
+import { STACK_API_TOKEN, startStack, type Stack } from "../src/stack";
 
 describe("kex submit with a large file", () => {
   let stack: Stack;

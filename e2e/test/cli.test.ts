@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { STACK_API_TOKEN, startStack, type Stack } from "@kex/testing";
 import { parse as parseCsv } from "csv-parse/sync";
 import type { JobList, JobResource } from "@kex/contract";
-import { allOutput, createdBatches, kex, sourceVideo } from "./helpers";
+import { allOutput, createdBatches, kex, sourceVideo } from "../src/kex-cli";
+import { STACK_API_TOKEN, startStack, type Stack } from "../src/stack";
 
 /** The API as the tests see it (to check what the CLI did), with plain fetch. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers of every shape
@@ -285,7 +285,7 @@ describe("kex CLI against a running stack", () => {
   it("is linked as `kex` in node_modules/.bin by npm install", async () => {
     const { execFile } = await import("node:child_process");
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(path.join(__dirname, "../../../node_modules/.bin/kex"), ["--version"], (err, stdout) =>
+      execFile(path.join(__dirname, "../../node_modules/.bin/kex"), ["--version"], (err, stdout) =>
         err ? reject(err) : resolve(stdout),
       ),
     );

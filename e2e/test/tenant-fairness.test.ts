@@ -1,5 +1,6 @@
-import { STACK_API_TOKEN, startStack, waitFor } from "@kex/testing";
+import { waitFor } from "@kex/testing";
 import request from "supertest";
+import { STACK_API_TOKEN, startStack } from "../src/stack";
 
 const admin = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 

@@ -3,8 +3,9 @@ import { claimManyForSubmit, countInFlight, createBatch, createJob, getJobEvents
 import { createKlingClient } from "@kex/kling";
 import { randomUUID } from "node:crypto";
 import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
-import { postBatch, STACK_API_TOKEN, startStack, TEST_REDIS_URL, waitFor, waitForBatchDone, type Stack } from "@kex/testing";
+import { TEST_REDIS_URL, waitFor } from "@kex/testing";
 import request from "supertest";
+import { postBatch, STACK_API_TOKEN, startStack, waitForBatchDone, type Stack } from "../src/stack";
 
 const auth = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 const video = (i: number) => `6${String(i).padStart(17, "0")}`;

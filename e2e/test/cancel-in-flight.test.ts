@@ -1,6 +1,7 @@
 import { countInFlight, getJobEvents } from "@kex/db";
-import { STACK_API_TOKEN, startStack, waitFor, type Stack } from "@kex/testing";
+import { waitFor } from "@kex/testing";
 import request from "supertest";
+import { STACK_API_TOKEN, startStack, type Stack } from "../src/stack";
 
 const auth = { Authorization: `Bearer ${STACK_API_TOKEN}` };
 
