@@ -87,10 +87,12 @@ describe("sandbox callbacks", () => {
 
   it("delays each callback by callbackDelayMs", async () => {
     sandbox.setOptions({ callbackDelayMs: 150, callbackOnSubmitted: false, processingDelayMs: 0 });
-    const created = await client.create({ video_id: FRESH_VIDEO, prompt: "p", callback_url: `${receiver.url}/hook/slow` });
+    // Taken before the create is sent: the sandbox starts the delay when it receives the create, so the
+    // callback cannot arrive sooner than this plus the delay, however slow the create's answer is.
     const sentAt = Date.now();
+    const created = await client.create({ video_id: FRESH_VIDEO, prompt: "p", callback_url: `${receiver.url}/hook/slow` });
     await waitFor(() => receiver.received.length > 0);
-    expect(receiver.received[0]!.at - sentAt).toBeGreaterThanOrEqual(140);
+    expect(receiver.received[0]!.at - sentAt).toBeGreaterThanOrEqual(148);
     await client.waitFinished(created.body.data.task_id);
   });
 
