@@ -50,6 +50,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+function malformedPath(err: URIError): ApiError {
+  const message = `the path is not valid percent-encoding (${err.message})`;
+  return new ApiError(400, "validation_failed", `invalid path: ${message}`, [{ field: "(path)", rule: "percent_encoding", message }]);
+}
+
 export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, "route_not_found", `no route for ${req.method} ${req.path}`));
 };
@@ -61,6 +66,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const log = req.log ?? logger;
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
+    // Express decodes path parameters when it matches a route; a segment that is not valid
+    // percent-encoding cannot name anything, whichever router (api, /ui, /docs, callbacks) it reached.
+    else if (err instanceof URIError) apiError = malformedPath(err);
     else if (err?.type === "entity.parse.failed") apiError = new ApiError(400, "invalid_json", `malformed JSON body: ${err.message}`);
     else if (err?.type === "entity.too.large") apiError = new ApiError(413, "payload_too_large", `request body is larger than the limit (${err.limit} bytes)`);
     else if (typeof err?.status === "number" && err.status >= 400 && err.status < 500 && err.expose)
