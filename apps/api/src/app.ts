@@ -6,6 +6,7 @@ import type { Queue } from "bullmq";
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import { authenticate, requireBasicAuth } from "./auth";
+import { batchBodyLimits, jsonBody, SINGLE_BODY_LIMITS } from "./body-parsing";
 import { errorHandler, notFoundRoute } from "./errors";
 import { idempotency } from "./idempotency";
 import type { ApiMetrics } from "./metrics";
@@ -36,12 +37,14 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** Queues shown by the dashboard at /admin/queues. */
   dashboardQueues: readonly Queue[];
-  settings: { apiToken: string; callbackSecret: string; bodyLimit: string; rateLimitPerSec: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
+  /** `bodyLimitBytes`: the largest batch body, after decompression; other bodies have fixed limits (body-parsing.ts). */
+  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
 }
 
 /** The HTTP app, built from its dependencies (tests build their own). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  const batchLimits = batchBodyLimits(deps.settings.bodyLimitBytes);
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(requestLogging(deps.logger));
@@ -49,12 +52,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes());
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
-  app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));
+  // No body parser here: the callback handler checks the URL token before it reads the body.
+  app.use("/webhooks", webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));
   app.use(
     "/v1",
     authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),
     tenantRateLimit({ redis: deps.redis, prefix: deps.settings.queuePrefix, perSecond: deps.settings.rateLimitPerSec, logger: deps.logger }),
-    express.json({ limit: deps.settings.bodyLimit }),
+    jsonBody((req) => (req.method === "POST" && req.path === "/batches" ? batchLimits : SINGLE_BODY_LIMITS)),
     // Secrets shown once (a new key) are not kept: a replay shows them as null.
     idempotency({ db: deps.db, ttlMs: 24 * 3600_000, redact: ["key", "api_key"] }),
     keyRoutes({ db: deps.db, logger: deps.logger }),

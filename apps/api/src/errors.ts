@@ -72,7 +72,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (err?.type === "entity.parse.failed") apiError = new ApiError(400, "invalid_json", `malformed JSON body: ${err.message}`);
     else if (err?.type === "entity.too.large") apiError = new ApiError(413, "payload_too_large", `request body is larger than the limit (${err.limit} bytes)`);
     else if (typeof err?.status === "number" && err.status >= 400 && err.status < 500 && err.expose)
-      apiError = new ApiError(err.status, "bad_request", String(err.message));
+      apiError = new ApiError(err.status, err.status === 415 ? "unsupported_media_type" : "bad_request", String(err.message));
     else if (isDatabaseUnavailable(err)) {
       log.error({ err: String(err?.message ?? err), path: req.path }, "database unavailable");
       apiError = new ApiError(503, "unavailable", "the database is unavailable; retry later");

@@ -53,7 +53,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
     settings: {
       apiToken: config.API_TOKEN,
       callbackSecret: config.CALLBACK_SECRET,
-      bodyLimit: config.BODY_LIMIT,
+      bodyLimitBytes: config.BODY_LIMIT,
       rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
       keyCacheMs: config.API_KEY_CACHE_MS,
       queuePrefix: config.QUEUE_PREFIX,

@@ -43,12 +43,6 @@ describe("limits counted while the body is read", () => {
     expectError(inMetadata, 400, "validation_failed", { field: `metadata${".a".repeat(63)}`, rule: "too_deep" });
   });
 
-  it("refuses a body with too many values in all before the body has ended", async () => {
-    const wide = `{"items":[{"video_id":"1","prompt":"x","metadata":{${Array.from({ length: 1_000_001 }, (_, i) => `"k${i}":0`).join(",")}`;
-    const answer = await post("/v1/batches", wide, JSON_TYPE, true);
-    expectError(answer, 413, "payload_too_large", { field: "(body)", rule: "too_many_values" });
-  });
-
   it("caps the inflated size of a compressed body, and stops inflating at the first limit", async () => {
     // 1.5 MB of prompt in 3 KB on the wire: over the 1 MB limit of a single extension.
     const inflated = gzipSync(JSON.stringify({ video_id: "1", prompt: "x".repeat(1_500_000) }));

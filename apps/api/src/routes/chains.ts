@@ -2,6 +2,7 @@ import { ChainCreateSchema, type Logger } from "@kex/core";
 import { createChain, getChainView, retryChain, type Db } from "@kex/db";
 import { Router } from "express";
 import { authOf } from "../auth";
+import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly, type EnqueueFn } from "../enqueue";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
 
@@ -14,8 +15,7 @@ export function chainRoutes(deps: { db: Db; enqueue: EnqueueFn; logger: Logger; 
   const { db } = deps;
   const router = Router();
 
-  router.post("/chains", async (req, res) => {
-    if (!req.is("application/json")) throw new ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+  router.post("/chains", requireJsonBody, async (req, res) => {
     const input = parseOr400(ChainCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);
