@@ -6,6 +6,7 @@ import type { Queue } from "bullmq";
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import { authenticate, requireBasicAuth } from "./auth";
+import { authFailureThrottle } from "./auth-throttle";
 import { batchBodyLimits, jsonBody, SINGLE_BODY_LIMITS } from "./body-parsing";
 import { errorHandler, notFoundRoute } from "./errors";
 import { idempotency } from "./idempotency";
@@ -38,7 +39,7 @@ export interface AppDeps {
   /** Queues shown by the dashboard at /admin/queues. */
   dashboardQueues: readonly Queue[];
   /** `bodyLimitBytes`: the largest batch body, after decompression; other bodies have fixed limits (body-parsing.ts). */
-  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
+  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
 }
 
 /** The HTTP app, built from its dependencies (tests build their own). */
@@ -51,6 +52,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes());
+  // Before every check of credentials, so an address that keeps guessing costs nothing more.
+  app.use(["/v1", "/ui", "/admin/queues"], authFailureThrottle({ failuresPerMinute: deps.settings.authFailuresPerMinute }));
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
   // No body parser here: the callback handler checks the URL token before it reads the body.
   app.use("/webhooks", webhookRoutes({ db: deps.db, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics, enqueue: deps.enqueue }));

@@ -33,6 +33,8 @@ export const ApiConfigSchema = z.object({
   ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(30_000),
   /** Requests per second per tenant on /v1 (counted in Redis, shared by every API process); 0 = no limit. */
   API_RATE_LIMIT_PER_SEC: z.coerce.number().int().min(0).default(100),
+  /** Failed authentications (bearer key, Basic auth) per client address per minute before it is answered 429; 0 = no limit. */
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(0).default(20),
   /** How long a verified API key is trusted before it is looked up again (a revocation takes effect within this). */
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

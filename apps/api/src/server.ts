@@ -55,6 +55,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
       callbackSecret: config.CALLBACK_SECRET,
       bodyLimitBytes: config.BODY_LIMIT,
       rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
+      authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN,
       keyCacheMs: config.API_KEY_CACHE_MS,
       queuePrefix: config.QUEUE_PREFIX,
       allowPrivateWebhookUrls: config.ALLOW_PRIVATE_WEBHOOK_URLS,
