@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   const batchLimits = batchBodyLimits(deps.settings.bodyLimitBytes);
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(requestLogging(deps.logger));
+  app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret] }));
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes());
