@@ -8,10 +8,13 @@
 //
 // Knobs (environment): HOSTILE_PHASE_MS (20000 per hostile phase), HOSTILE_PROBE_PER_SEC (50),
 // DATABASE_URL (its server gets a kex_hostile_<random> database, dropped at the end), REDIS_URL.
-import http from "node:http";
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ROOT, startApiUnderTest, type ApiUnderTest } from "./api-process";
+import type { AttackOrder } from "./attacker";
 import { atTheLimitBodies, realBatch, reportedBodies, type HostileBody } from "./bodies";
-import { startApiUnderTest, type ApiUnderTest } from "./api-process";
+import { agent, send, type Answer } from "./send";
 
 const PHASE_MS = Number(process.env.HOSTILE_PHASE_MS ?? 20_000);
 const PROBE_PER_SEC = Number(process.env.HOSTILE_PROBE_PER_SEC ?? 50);
@@ -23,59 +26,6 @@ const RUN_TIMEOUT_MS = 6 * PHASE_MS + 180_000;
 const TARGET = { p99Ms: 100, rssBytes: 1024 ** 3 };
 /** The api's limits the "at the limit" bodies are built against (apps/api/src/body-parsing.ts, BODY_LIMIT default). */
 const LIMITS = { maxItems: 10_000, maxDepth: 64, bodyLimitBytes: 64 * 1024 * 1024 };
-
-interface Answer {
-  status: number;
-  ms: number;
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One request; a body is written in slices and the writing stops as soon as the answer comes. */
-function send(api: ApiUnderTest, args: { method: string; path: string; key: string; body?: HostileBody; timeoutMs?: number }): Promise<Answer> {
-  const url = new URL(api.url);
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const headers: Record<string, string> = { Authorization: `Bearer ${args.key}` };
-    if (args.body) {
-      headers["Content-Type"] = "application/json";
-      headers["Content-Length"] = String(args.body.body.length);
-      if (args.body.encoding) headers["Content-Encoding"] = args.body.encoding;
-    }
-    let answered = false;
-    const req = http.request({ host: url.hostname, port: url.port, method: args.method, path: args.path, headers, agent: args.body ? false : agent });
-    const done = (status: number) => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      resolve({ status, ms: performance.now() - started });
-    };
-    const timer = setTimeout(() => {
-      req.destroy();
-      done(0);
-    }, args.timeoutMs ?? 120_000);
-    req.on("response", (res) => {
-      res.resume();
-      res.on("end", () => {
-        done(res.statusCode ?? 0);
-        if (args.body) req.destroy();
-      });
-    });
-    req.on("error", () => done(0));
-    if (!args.body) return void req.end();
-    const data = args.body.body;
-    let offset = 0;
-    const writeMore = () => {
-      while (offset < data.length && !answered) {
-        const slice = data.subarray(offset, offset + 1024 * 1024);
-        offset += slice.length;
-        if (!req.write(slice)) return void req.once("drain", writeMore);
-      }
-      if (!answered) req.end();
-    };
-    writeMore();
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -89,8 +39,15 @@ interface PhaseResult {
   maxRss: number;
 }
 
-/** Reads `jobId` as the victim at a fixed rate while `attack` runs, sampling the api's RSS. */
-async function phase(api: ApiUnderTest, name: string, victim: { key: string; jobId: string }, attack: (stopped: () => boolean) => Promise<Map<string, Answer[]>>, ms: number): Promise<PhaseResult> {
+/** An attack under way: `ready` once it is about to send, `done` with every answer it got. */
+interface Attack {
+  ready: Promise<void>;
+  done: Promise<Map<string, Answer[]>>;
+}
+
+/** Reads `jobId` as the victim at a fixed rate from when `attack` is ready until it is done, sampling the api's RSS. */
+async function phase(api: ApiUnderTest, name: string, victim: { key: string; jobId: string }, attack: Attack): Promise<PhaseResult> {
+  await attack.ready;
   let stop = false;
   let maxRss = api.rssBytes();
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, api.rssBytes())), 100);
@@ -105,27 +62,41 @@ async function phase(api: ApiUnderTest, name: string, victim: { key: string; job
       probes.push(send(api, { method: "GET", path: `/v1/extensions/${victim.jobId}`, key: victim.key, timeoutMs: 60_000 }).then((a) => ({ status: a.status, ms: performance.now() - due })));
     }
   })();
-  const attacking = attack(() => stop);
-  await sleep(ms);
+  const attacks = await attack.done;
   stop = true;
-  const [attacks] = await Promise.all([attacking, probing]);
+  await probing;
   const answers = await Promise.all(probes);
   clearInterval(sampler);
   return { name, probes: answers, attacks, maxRss: Math.max(maxRss, api.rssBytes()) };
 }
 
-/** Three attackers at once, one per body, each sending its body again as soon as it is answered. */
-function threeAtOnce(api: ApiUnderTest, key: string, bodies: HostileBody[]) {
-  return async (stopped: () => boolean) => {
-    const answers = new Map<string, Answer[]>(bodies.map((b) => [b.name, []]));
-    await Promise.all(
-      bodies.map(async (body) => {
-        while (!stopped()) answers.get(body.name)!.push(await send(api, { method: "POST", path: "/v1/batches", key, body }));
-      }),
-    );
-    return answers;
-  };
+/** The attacking tenant in its own process (attacker.ts). */
+function attackFromChild(order: AttackOrder): Attack {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "attacker.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, HOSTILE_ATTACK: JSON.stringify(order) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    if (output.startsWith("ready\n")) markReady();
+  });
+  const done = new Promise<Map<string, Answer[]>>((resolve, reject) => {
+    child.once("exit", (code) => {
+      markReady();
+      const last = output.trim().split("\n").at(-1) ?? "";
+      if (code !== 0 || !last.startsWith("{")) return reject(new Error(`the attacker process ended with code ${code}`));
+      resolve(new Map(Object.entries(JSON.parse(last) as Record<string, Answer[]>)));
+    });
+  });
+  return { ready, done };
 }
+
+/** No attack: the other tenant alone, for `ms`. */
+const idle = (ms: number): Attack => ({ ready: Promise.resolve(), done: sleep(ms).then(() => new Map()) });
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const counts = (answers: Answer[]) =>
@@ -175,6 +146,7 @@ let running: ApiUnderTest | undefined;
 
 async function main(): Promise<number> {
   console.log(`hostile load: ${PHASE_MS / 1000} s per phase, the other tenant reads ${PROBE_PER_SEC} times a second`);
+  // Built here for their names and sizes in the report; the attacker process builds its own.
   const reported = reportedBodies();
   const atTheLimit = atTheLimitBodies(LIMITS);
   const real = realBatch(10_000);
@@ -187,22 +159,18 @@ async function main(): Promise<number> {
     const job = await json(api, "POST", "/v1/extensions", victimKey, { video_id: "812345678901234567", prompt: "the victim's job" });
     const victim = { key: victimKey, jobId: String(job.id) };
 
-    const quiet = await phase(api, "quiet (no attack)", victim, async () => new Map(), 5000);
+    const quiet = await phase(api, "quiet (no attack)", victim, idle(5000));
+    const order = (set: AttackOrder["set"]): AttackOrder => ({ url: api.url, key: attackerKey, set, ms: PHASE_MS, limits: LIMITS });
     const hostile = [
-      await phase(api, "the reported bodies, three at once", victim, threeAtOnce(api, attackerKey, reported), PHASE_MS),
-      await phase(api, "the same kinds at the limits, three at once", victim, threeAtOnce(api, attackerKey, atTheLimit), PHASE_MS),
+      await phase(api, "the reported bodies, three at once", victim, attackFromChild(order("reported"))),
+      await phase(api, "the same kinds at the limits, three at once", victim, attackFromChild(order("at-the-limit"))),
     ];
     let realAnswer: Answer | undefined;
-    const withReal = await phase(
-      api,
-      "a real batch (not a target: shown for scale)",
-      victim,
-      async () => {
-        realAnswer = await send(api, { method: "POST", path: "/v1/batches", key: attackerKey, body: real });
-        return new Map([[real.name, [realAnswer]]]);
-      },
-      5000,
-    );
+    const sendReal = send(api, { method: "POST", path: "/v1/batches", key: attackerKey, body: real }).then((a) => (realAnswer = a));
+    const withReal = await phase(api, "a real batch (not a target: shown for scale)", victim, {
+      ready: Promise.resolve(),
+      done: sendReal.then((a) => new Map([[real.name, [a]]])),
+    });
 
     for (const line of [...report(quiet, []), ...hostile.flatMap((r, i) => report(r, i === 0 ? reported : atTheLimit)), ...report(withReal, [real])]) console.log(line);
     const problems = hostile.flatMap(misses);

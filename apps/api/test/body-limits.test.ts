@@ -35,6 +35,14 @@ describe("limits counted while the body is read", () => {
     expect(await countJobs()).toBe(before);
   });
 
+  it("answers a batch of empty items with the first 100 problems and a count of the rest, not a 2 MB list", async () => {
+    const answer = await post("/v1/batches", `{"items":[${Array(BATCH_MAX_ITEMS).fill("{}").join(",")}]}`);
+    expectError(answer, 400, "validation_failed");
+    const { error } = answer.json as { error: { message: string; details: unknown[] } };
+    expect(error.details).toHaveLength(100);
+    expect(error.message).toContain(`(and ${2 * BATCH_MAX_ITEMS - 1} more)`);
+  });
+
   it("refuses nesting past the depth limit before the body has ended, naming where", async () => {
     const answer = await post("/v1/batches", "[".repeat(10_000), JSON_TYPE, true);
     expectError(answer, 400, "validation_failed", { field: Array(64).fill("0").join("."), rule: "too_deep" });
