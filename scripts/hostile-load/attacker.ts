@@ -10,7 +10,7 @@ export interface AttackOrder {
   key: string;
   set: "reported" | "at-the-limit";
   ms: number;
-  limits: { maxItems: number; maxDepth: number; bodyLimitBytes: number };
+  limits: { maxItems: number; maxDepth: number; bodyLimitBytes: number; maxStringBytes: number };
 }
 
 async function attack(order: AttackOrder): Promise<Record<string, Answer[]>> {

@@ -30,13 +30,13 @@ export function reportedBodies(): HostileBody[] {
 
 /**
  * Each kind at the most the limits let through to validation: 10,000 `{}` items (the item limit); a
- * gzip bomb inflating to just under the batch body limit; 10,000 items nested to the depth limit.
+ * gzip bomb inflating to just under the batch body limit, in strings of just under the string limit;
+ * 10,000 items nested to the depth limit.
  */
-export function atTheLimitBodies(args: { maxItems: number; maxDepth: number; bodyLimitBytes: number }): HostileBody[] {
+export function atTheLimitBodies(args: { maxItems: number; maxDepth: number; bodyLimitBytes: number; maxStringBytes: number }): HostileBody[] {
   const items = `{"items":[${Array(args.maxItems).fill("{}").join(",")}]}`;
-  const head = '{"items":[{"video_id":"1","prompt":"';
-  const tail = '"}]}';
-  const bomb = head + "x".repeat(args.bodyLimitBytes - head.length - tail.length - 1024) + tail;
+  const longItem = `{"video_id":"1","prompt":"${"x".repeat(args.maxStringBytes - 16)}"}`;
+  const bomb = `{"items":[${Array(Math.floor((args.bodyLimitBytes - 1024) / (longItem.length + 1))).fill(longItem).join(",")}]}`;
   const nestedItem = "[".repeat(args.maxDepth - 2) + "]".repeat(args.maxDepth - 2);
   const nested = `{"items":[${Array(args.maxItems).fill(nestedItem).join(",")}]}`;
   return [

@@ -9,11 +9,13 @@ export type { JsonBodyLimits } from "./bounded-json-parser";
 
 /**
  * Shape limits every JSON body shares, each well past what any documented request needs: metadata is a
- * few levels deep, the longest array is a batch's items (metadata's 8 KB hold far fewer keys), and a full batch with generous metadata holds
+ * few levels deep, the longest array is a batch's items (metadata's 8 KB hold far fewer keys), the longest
+ * string a prompt of 2,500 characters (10 KB at most in UTF-8), and a full batch with generous metadata holds
  * about 300,000 values. Without them a body within its byte limit could still hold 21 million `{}`
- * (seconds of parsing and gigabytes of heap) or nest deep enough to overflow a recursive reader.
+ * (seconds of parsing and gigabytes of heap), one 64 MB string, or nest deep enough to overflow a
+ * recursive reader.
  */
-const SHAPE = { maxDepth: 64, maxMembers: BATCH_MAX_ITEMS, maxValues: 1_000_000 } as const;
+const SHAPE = { maxDepth: 64, maxMembers: BATCH_MAX_ITEMS, maxValues: 1_000_000, maxStringBytes: 64 * 1024 } as const;
 
 /** Every /v1 body but a batch: a chain of 40 steps with the longest prompts in 3-byte characters is ~0.6 MB. */
 export const SINGLE_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 1024 * 1024 };

@@ -1,7 +1,7 @@
 import { ApiError } from "./errors";
 import { BoundedJsonParser, type JsonBodyLimits } from "./bounded-json-parser";
 
-const ROOMY: JsonBodyLimits = { maxBytes: 1_000_000, maxDepth: 64, maxMembers: 10_000, maxValues: 100_000 };
+const ROOMY: JsonBodyLimits = { maxBytes: 1_000_000, maxDepth: 64, maxMembers: 10_000, maxValues: 100_000, maxStringBytes: 500_000 };
 
 /** Parses `text` fed in chunks of `chunk` bytes (chunk edges fall inside strings, escapes and UTF-8 sequences). */
 function parse(text: string | Buffer, limits: Partial<JsonBodyLimits> = {}, chunk = 7): unknown {
@@ -83,6 +83,18 @@ describe("BoundedJsonParser", () => {
       code: "payload_too_large",
       details: [{ field: "(body)", rule: "too_many_values", message: "more than 6 values" }],
     });
+  });
+
+  it("refuses a string longer than maxStringBytes while it is still arriving, a key as well as a value", () => {
+    expect(parse(`{"a":"${"é".repeat(50)}"}`, { maxStringBytes: 100 })).toEqual({ a: "é".repeat(50) });
+    expect(refusal(() => parse(`{"a":"${"é".repeat(51)}"}`, { maxStringBytes: 100 }, 1 << 20))).toMatchObject({
+      status: 400,
+      details: [{ field: "a", rule: "too_big", message: "a string longer than 100 bytes" }],
+    });
+    const parser = new BoundedJsonParser({ ...ROOMY, maxStringBytes: 100 });
+    parser.write(Buffer.from('{"items":[{"prompt":"'));
+    expect(() => parser.write(Buffer.from("x".repeat(200)))).toThrow("items.0.prompt: a string longer than 100 bytes");
+    expect(refusal(() => parse(`{"${"k".repeat(101)}":1}`, { maxStringBytes: 100 }, 16))).toMatchObject({ status: 400 });
   });
 
   it("refuses more than maxBytes with 413 at the chunk that passes it", () => {

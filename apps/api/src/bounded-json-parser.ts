@@ -11,6 +11,8 @@ export interface JsonBodyLimits {
   maxMembers: number;
   /** Most values in the whole body (objects, arrays, strings, numbers, booleans, nulls; keys not counted). */
   maxValues: number;
+  /** Longest string (a value or a key), in UTF-8 bytes: checked while a long string is still arriving. */
+  maxStringBytes: number;
 }
 
 /** One open object or array, and where the parser is inside it. */
@@ -41,7 +43,8 @@ const malformed = (message: string): ApiError => new ApiError(400, "invalid_json
  * replaced by U+FFFD.
  */
 export class BoundedJsonParser {
-  private readonly tokenizer = new Tokenizer({ stringBufferSize: STRING_BUFFER_BYTES, numberBufferSize: 64 });
+  // Partial tokens (a string still arriving when a chunk ends) let a long string be refused as it grows.
+  private readonly tokenizer = new Tokenizer({ stringBufferSize: STRING_BUFFER_BYTES, numberBufferSize: 64, emitPartialTokens: true });
   private readonly tokens = new TokenParser({ paths: ["$"] });
   private readonly frames: Frame[] = [];
   private values = 0;
@@ -51,6 +54,8 @@ export class BoundedJsonParser {
 
   constructor(private readonly limits: JsonBodyLimits) {
     this.tokenizer.onToken = (info) => {
+      if (info.token === TokenType.STRING) this.checkString(info);
+      if (info.partial) return;
       this.count(info);
       this.tokens.write(info);
     };
@@ -88,6 +93,13 @@ export class BoundedJsonParser {
     }
     if (!this.done) throw malformed("the body ended before its JSON value did");
     return this.root;
+  }
+
+  private checkString({ value, offset, partial }: ParsedTokenInfo): void {
+    const max = this.limits.maxStringBytes;
+    // A partial string runs from its offset to the end of what was written; a whole one may hold multi-byte characters.
+    const tooLong = partial ? this.bytes - offset > max : (value as string).length * 3 > max && Buffer.byteLength(value as string) > max;
+    if (tooLong) throw bodyError(400, "validation_failed", this.path(), "too_big", `a string longer than ${max} bytes`);
   }
 
   private count({ token, value }: ParsedTokenInfo): void {
