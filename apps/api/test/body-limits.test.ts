@@ -52,8 +52,9 @@ describe("limits counted while the body is read", () => {
   });
 
   it("caps the inflated size of a compressed body, and stops inflating at the first limit", async () => {
-    // 1.5 MB of prompt in 3 KB on the wire: over the 1 MB limit of a single extension.
-    const inflated = gzipSync(JSON.stringify({ video_id: "1", prompt: "x".repeat(1_500_000) }));
+    // 1.5 MB of metadata in a few KB on the wire: over the 1 MB limit of a single extension.
+    const metadata = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`k${i}`, "x".repeat(60_000)]));
+    const inflated = gzipSync(JSON.stringify({ video_id: "1", prompt: "x", metadata }));
     expect(inflated.length).toBeLessThan(10_000);
     const answer = await post("/v1/extensions", inflated, { ...JSON_TYPE, "Content-Encoding": "gzip" });
     expectError(answer, 413, "payload_too_large", { field: "(body)", rule: "too_large" });
