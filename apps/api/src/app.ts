@@ -7,6 +7,8 @@ import type { Queue } from "bullmq";
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import { authenticate, requireBasicAuth } from "./auth";
+import { authFailureThrottle } from "./auth-throttle";
+import { batchBodyLimits, jsonBody, SINGLE_BODY_LIMITS } from "./body-parsing";
 import { errorHandler, notFoundRoute } from "./errors";
 import { idempotency } from "./idempotency";
 import type { ApiMetrics } from "./metrics";
@@ -39,25 +41,30 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** Queues shown by the dashboard at /admin/queues. */
   dashboardQueues: readonly Queue[];
-  settings: { apiToken: string; callbackSecret: string; bodyLimit: string; rateLimitPerSec: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
+  /** `bodyLimitBytes`: the largest batch body, after decompression; other bodies have fixed limits (body-parsing.ts). */
+  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
 }
 
 /** The HTTP app, built from its dependencies (tests build their own). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  const batchLimits = batchBodyLimits(deps.settings.bodyLimitBytes);
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(requestLogging(deps.logger));
+  app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret] }));
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes(createOpenApiDocument()));
+  // Before every check of credentials, so an address that keeps guessing costs nothing more.
+  app.use(["/v1", "/ui", "/admin/queues"], authFailureThrottle({ failuresPerMinute: deps.settings.authFailuresPerMinute }));
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
-  app.use("/webhooks", express.json({ limit: "1mb" }), webhookRoutes({ engine: deps.engine, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics }));
+  // No body parser here: the callback handler checks the URL token before it reads the body.
+  app.use("/webhooks", webhookRoutes({ engine: deps.engine, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics }));
   app.use(
     "/v1",
     authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),
     tenantRateLimit({ redis: deps.redis, prefix: deps.settings.queuePrefix, perSecond: deps.settings.rateLimitPerSec, logger: deps.logger }),
-    express.json({ limit: deps.settings.bodyLimit }),
+    jsonBody((req) => (req.method === "POST" && req.path === "/batches" ? batchLimits : SINGLE_BODY_LIMITS)),
     // Secrets shown once (a new key) are not kept: a replay shows them as null.
     idempotency({ db: deps.db, ttlMs: 24 * 3600_000, redact: ["key", "api_key"] }),
     keyRoutes({ db: deps.db, logger: deps.logger }),

@@ -13,12 +13,28 @@ export const ApiConfigSchema = z.object({
   API_TOKEN: z.string().min(16, "must be at least 16 characters"),
   /** HMAC key for upstream callback URL tokens; the worker must have the same. */
   CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
-  /** Largest accepted request body (a 10,000-item batch with long prompts is ~50 MB). */
-  BODY_LIMIT: z.string().default("64mb"),
+  /**
+   * Largest batch body in bytes after decompression, written like `64mb`, `512kb` or `1048576` (a 10,000-item
+   * batch with long prompts is ~50 MB). Other bodies have fixed limits: 1 MB, and 64 KB for callbacks.
+   */
+  BODY_LIMIT: z
+    .string()
+    .default("64mb")
+    .transform((value, ctx) => {
+      const match = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+      if (!match) {
+        ctx.addIssue({ code: "custom", message: "must be a size such as 64mb, 512kb or a number of bytes" });
+        return z.NEVER;
+      }
+      const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? "b").toLowerCase() as "b" | "kb" | "mb" | "gb"];
+      return Number(match[1]) * unit;
+    }),
   /** Longest a request waits for Redis to take its jobs before answering anyway (the sweeper enqueues them later). */
   ENQUEUE_TIMEOUT_MS: z.coerce.number().int().min(10).default(30_000),
   /** Requests per second per tenant on /v1 (counted in Redis, shared by every API process); 0 = no limit. */
   API_RATE_LIMIT_PER_SEC: z.coerce.number().int().min(0).default(100),
+  /** Failed authentications (bearer key, Basic auth) per client address per minute before it is answered 429; 0 = no limit. */
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(0).default(20),
   /** How long a verified API key is trusted before it is looked up again (a revocation takes effect within this). */
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -24,11 +24,18 @@ export function idParam(req: Request, what: string): string {
   return id;
 }
 
+/**
+ * The most problems one answer lists: a batch of 10,000 empty items has 20,000, which would make a 30 KB
+ * request cost a 2 MB answer. The message still counts them all.
+ */
+export const MAX_ERROR_DETAILS = 100;
+
 export function validationError(error: z.ZodError, where = "request body"): ApiError {
-  const details = toValidationDetails(error);
+  const details = toValidationDetails(error.issues.length > MAX_ERROR_DETAILS ? new z.ZodError(error.issues.slice(0, MAX_ERROR_DETAILS)) : error);
+  const total = error.issues.length;
   const first = details[0];
   const summary = first ? `${first.field}: ${first.message}` : "invalid";
-  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
+  const more = total > 1 ? ` (and ${total - 1} more)` : "";
   return new ApiError(400, "validation_failed", `invalid ${where}: ${summary}${more}`, details);
 }
 
@@ -50,6 +57,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+function malformedPath(err: URIError): ApiError {
+  const message = `the path is not valid percent-encoding (${err.message})`;
+  return new ApiError(400, "validation_failed", `invalid path: ${message}`, [{ field: "(path)", rule: "percent_encoding", message }]);
+}
+
 export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, "route_not_found", `no route for ${req.method} ${req.path}`));
 };
@@ -61,10 +73,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const log = req.log ?? logger;
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
+    // Express decodes path parameters when it matches a route; a segment that is not valid
+    // percent-encoding cannot name anything, whichever router (api, /ui, /docs, callbacks) it reached.
+    else if (err instanceof URIError) apiError = malformedPath(err);
     else if (err?.type === "entity.parse.failed") apiError = new ApiError(400, "invalid_json", `malformed JSON body: ${err.message}`);
     else if (err?.type === "entity.too.large") apiError = new ApiError(413, "payload_too_large", `request body is larger than the limit (${err.limit} bytes)`);
     else if (typeof err?.status === "number" && err.status >= 400 && err.status < 500 && err.expose)
-      apiError = new ApiError(err.status, "bad_request", String(err.message));
+      apiError = new ApiError(err.status, err.status === 415 ? "unsupported_media_type" : "bad_request", String(err.message));
     else if (isDatabaseUnavailable(err)) {
       log.error({ err: String(err?.message ?? err), path: req.path }, "database unavailable");
       apiError = new ApiError(503, "unavailable", "the database is unavailable; retry later");

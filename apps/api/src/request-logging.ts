@@ -4,20 +4,24 @@ import type { Logger } from "@kex/core";
 import type { RequestHandler } from "express";
 import { pinoHttp } from "pino-http";
 
-/** An incoming `X-Request-Id` is kept only if it looks like an id (no spaces, quotes or control characters). */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** An incoming `X-Request-Id` is kept only if it looks like an id: a short token of letters, digits and `._:-`. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** Query parameters whose values never reach a log line (the webhook URL carries `?token=`). */
-const SECRET_QUERY_PARAM = /token|secret|key|signature|password|auth/i;
+/** Query parameters whose values never reach a log line (the webhook URL carries `?token=`; signed URLs carry `sig`). */
+const SECRET_QUERY_PARAM = /token|secret|key|signature|password|passwd|auth|jwt|bearer|credential|session|(^|[^a-z])sig([^a-z]|$)/i;
 
 /** Operational endpoints scraped every few seconds: logged at debug unless they fail. */
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
-/** The id a request is known by: the caller's `X-Request-Id` when sane, else a new UUID. */
-export function requestIdFor(header: string | string[] | undefined): string {
-  return typeof header === "string" && SANE_REQUEST_ID.test(header) ? header : randomUUID();
+/**
+ * The id a request is known by: the caller's `X-Request-Id` when sane and holding none of `secrets`
+ * (it is logged and echoed), else a new UUID.
+ */
+export function requestIdFor(header: string | string[] | undefined, secrets: readonly string[] = []): string {
+  const sane = typeof header === "string" && SANE_REQUEST_ID.test(header) && !secrets.some((s) => s.length > 0 && header.includes(s));
+  return sane ? header : randomUUID();
 }
 
 /**
@@ -53,14 +57,15 @@ function decodeURIComponentSafe(text: string): string {
  * One JSON line per request (`request completed`: method, URL without secrets, status, time) and a
  * request id on it and on every line logged through `req.log` while handling the request. The id is
  * echoed in the `X-Request-Id` response header. Headers are not logged at all (Authorization, cookies).
+ * `secrets` (the configured tokens) are never taken as a request id; the logger redacts them by value.
  */
-export function requestLogging(logger: Logger): RequestHandler {
+export function requestLogging(logger: Logger, options: { secrets?: readonly string[] } = {}): RequestHandler {
   return pinoHttp({
     logger,
     quietReqLogger: true,
     customAttributeKeys: { reqId: "requestId", responseTime: "ms" },
     genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const id = requestIdFor(req.headers["x-request-id"]);
+      const id = requestIdFor(req.headers["x-request-id"], options.secrets);
       res.setHeader(REQUEST_ID_HEADER, id);
       return id;
     },

@@ -29,7 +29,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Wires clients together and listens. Everything it opens, `close()` closes. */
 export async function startApi(config: ApiConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningApi> {
-  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL });
+  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, secrets: [config.API_TOKEN, config.CALLBACK_SECRET] });
   const registry = options.registry ?? createMetricsRegistry();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   // Fail fast: while Redis is down, requests must not hang; the rows are kept and swept later.
@@ -60,8 +60,9 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
     settings: {
       apiToken: config.API_TOKEN,
       callbackSecret: config.CALLBACK_SECRET,
-      bodyLimit: config.BODY_LIMIT,
+      bodyLimitBytes: config.BODY_LIMIT,
       rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
+      authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN,
       keyCacheMs: config.API_KEY_CACHE_MS,
       queuePrefix: config.QUEUE_PREFIX,
       allowPrivateWebhookUrls: config.ALLOW_PRIVATE_WEBHOOK_URLS,

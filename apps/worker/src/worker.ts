@@ -38,7 +38,8 @@ export function klingClientFromConfig(config: WorkerConfig): KlingClient {
 
 /** Wires clients together and starts the submit worker. Everything it opens, `close()` closes. */
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningWorker> {
-  const logger = options.logger ?? createLogger({ name: "worker", level: config.LOG_LEVEL });
+  const secrets = [config.CALLBACK_SECRET, config.KLING_API_KEY, config.KLING_SECRET_KEY].filter((s): s is string => Boolean(s));
+  const logger = options.logger ?? createLogger({ name: "worker", level: config.LOG_LEVEL, secrets });
   const registry = options.registry ?? createMetricsRegistry();
   const metrics = createWorkerMetrics(registry);
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });

@@ -4,6 +4,7 @@ import { createChain, getChainView, type Db } from "@kex/db";
 import type { Engine } from "@kex/engine";
 import { Router } from "express";
 import { authOf } from "../auth";
+import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly, type EnqueueFn } from "../enqueue";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
 import { IdParams, TAGS, v1 } from "../openapi/operations";
@@ -17,8 +18,7 @@ export function chainRoutes(deps: { db: Db; engine: Engine; enqueue: EnqueueFn; 
   const { db } = deps;
   const router = Router();
 
-  router.post("/chains", async (req, res) => {
-    if (!req.is("application/json")) throw new ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
+  router.post("/chains", requireJsonBody, async (req, res) => {
     const input = parseOr400(ChainCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);

@@ -15,8 +15,9 @@ import {
 } from "@kex/contract";
 import { decodeCursor, encodeCursor, type Logger } from "@kex/core";
 import { countQueued, createBatch, createJob, getBatchWithCounts, getJobForTenant, getJobEvents, listJobs, type Db } from "@kex/db";
-import { Router, type Request } from "express";
+import { Router } from "express";
 import { authOf } from "../auth";
+import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly } from "../enqueue";
 import { batchCallbackUrls, type CallbackUrlGuard } from "../callback-urls";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
@@ -34,18 +35,11 @@ export interface ExtensionRouteDeps {
   checkCallbackUrls?: CallbackUrlGuard;
 }
 
-function requireJson(req: Request): void {
-  if (!req.is("application/json")) {
-    throw new ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json");
-  }
-}
-
 export function extensionRoutes(deps: ExtensionRouteDeps): Router {
   const { db, metrics } = deps;
   const router = Router();
 
-  router.post("/extensions", async (req, res) => {
-    requireJson(req);
+  router.post("/extensions", requireJsonBody, async (req, res) => {
     const input = parseOr400(ExtensionCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);
@@ -56,8 +50,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     res.status(202).json(toJobResource(job));
   });
 
-  router.post("/batches", async (req, res) => {
-    requireJson(req);
+  router.post("/batches", requireJsonBody, async (req, res) => {
     const body = parseOr400(BatchCreateSchema, req.body);
     await deps.checkCallbackUrls?.(batchCallbackUrls(body));
     const { tenantId } = authOf(res);

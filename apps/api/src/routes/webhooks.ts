@@ -4,6 +4,7 @@ import type { Engine } from "@kex/engine";
 import { KlingCallbackSchema } from "@kex/kling";
 import { Router } from "express";
 import { z } from "zod";
+import { CALLBACK_BODY_LIMITS, readJsonBody } from "../body-parsing";
 import { ApiError, notFound, parseOr400 } from "../errors";
 import type { ApiMetrics, WebhookOutcome } from "../metrics";
 import { open, TAGS } from "../openapi/operations";
@@ -60,6 +61,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       }
       let task: z.infer<typeof CallbackBodySchema>;
       try {
+        req.body = await readJsonBody(req, CALLBACK_BODY_LIMITS);
         task = parseOr400(CallbackBodySchema, req.body, "callback body");
       } catch (err) {
         outcome = "invalid";
