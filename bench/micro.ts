@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "@kex/core";
-import { claimManyForSubmit, createBatch, createDb, getJob, type Db } from "@kex/db";
+import { claimManyForSubmit, createBatch, createDb, getJob, insertJobEvent, JOB_SELECT, type Db } from "@kex/db";
 import { Engine } from "@kex/engine";
 import { createJobsFinishedCounter, createMetricsRegistry } from "@kex/metrics";
 import { Pool } from "pg";
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   });
   const claimOne = (d: Db, jobId: string, maxInFlight: number) => claimManyForSubmit(d, { jobIds: [jobId], maxInFlight });
   const pool = new Pool({ connectionString: DATABASE_URL, max: 10 });
-  const results: Array<{ group: string; current: Measured; proposed: Measured }> = [];
+  const results: Array<{ group: string; current: Measured; proposed: Measured; labels?: readonly [string, string] }> = [];
   try {
     // Seed: 40,000 jobs through the current createBatch.
     const seeded: string[] = [];
@@ -151,6 +151,30 @@ async function main(): Promise<void> {
     const get1 = await measure("getJob (pg, named statement)", (i) => getJob(db, seeded[(i * 7919) % seeded.length]!));
     const get2 = await measure("pg SELECT * FROM jobs WHERE id = $1", (i) => pool.query("SELECT * FROM jobs WHERE id = $1", [seeded[(i * 7919) % seeded.length]!]));
     results.push({ group: "GET one job", current: get1, proposed: get2 });
+
+    // The data-access rule (docs/architecture.md#data-access): hot statements run through Prisma
+    // unless that costs more than 15 % of end-to-end throughput. The same SQL text, once through
+    // Prisma's raw-query path and once as a pg named statement on the same pool.
+    say("\n[data-access rule] the same statement through Prisma ($queryRawUnsafe) and through pg");
+    const byId = `SELECT ${JOB_SELECT} FROM jobs WHERE id = $1::uuid`;
+    const rawRead = await measure("prisma.$queryRawUnsafe: read one job by id", (i) => db.prisma.$queryRawUnsafe(byId, seeded[(i * 7919) % seeded.length]!));
+    const pgRead = await measure("sql/get-job.ts on pg: read one job by id", (i) => getJob(db, seeded[(i * 7919) % seeded.length]!));
+    results.push({ group: "rule: read by id", current: pgRead, proposed: rawRead, labels: ["pg", "Prisma"] });
+    const eventSql = `INSERT INTO job_events (job_id, source, type, detail, payload, at) VALUES ($1::uuid, 'webhook'::event_source, 'bench', 'micro', $2::jsonb, $3)`;
+    const rawWrite = await measure("prisma.$executeRawUnsafe: append one job event", (i) =>
+      db.prisma.$executeRawUnsafe(eventSql, seeded[i % seeded.length]!, JSON.stringify({ task_id: "t", task_status: "processing" }), new Date()),
+    );
+    const pgWrite = await measure("sql/insert-job-event.ts on pg: append one job event", (i) =>
+      insertJobEvent(db, { jobId: seeded[i % seeded.length]!, source: "webhook", type: "bench", detail: "micro", payload: { task_id: "t", task_status: "processing" }, at: new Date() }),
+    );
+    results.push({ group: "rule: write one row", current: pgWrite, proposed: rawWrite, labels: ["pg", "Prisma"] });
+    // Per finished job the pipeline runs ~10 hot statements (bench/FINDINGS.md: 10.3 Postgres
+    // statements per finished job) and costs ~7 ms of our own CPU (api + worker + Postgres) on this
+    // machine's CPU-bound end-to-end phase: the extra Node CPU of Prisma's path, times 10, over 7 ms, is
+    // the end-to-end throughput it would cost.
+    const extraUs = ((rawRead.cpuUsPerOp - pgRead.cpuUsPerOp) + (rawWrite.cpuUsPerOp - pgWrite.cpuUsPerOp)) / 2;
+    const share = (10 * extraUs) / 7000;
+    say(`  Prisma's raw path costs ${fmt(extraUs, 0)} µs more Node CPU per statement: ~${fmt(share * 100, 0)} % of end-to-end throughput (rule: stay on Prisma below 15 %)`);
 
     say("\n[ingest] one batch of 10,000 jobs (sequential)");
     let first = 100_000;
@@ -217,7 +241,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const r of results) {
     rows.push({ section: r.group, metric: "", value: "" });
-    for (const [label, m] of [["packages/db: " + r.current.name, r.current], ["hand-written: " + r.proposed.name, r.proposed]] as const) {
+    const [mine, theirs] = r.labels ?? ["packages/db", "hand-written"];
+    for (const [label, m] of [[`${mine}: ${r.current.name}`, r.current], [`${theirs}: ${r.proposed.name}`, r.proposed]] as const) {
       rows.push({ metric: label.slice(0, 80), value: `${fmtInt(m.opsPerS)}/s · ${fmt(m.cpuUsPerOp, 0)} µs CPU · p50 ${fmt(m.p50Ms, 2)} ms` });
     }
   }
