@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { callbackToken } from "@kex/core";
 import { claimManyForSubmit, createJob, getJobEvents, TRUNCATED } from "@kex/db";
 import { CALLBACK_SECRET, startApiHarness, validItem, type ApiHarness } from "./helpers";
@@ -102,6 +103,18 @@ describe("text Postgres cannot hold is stored, not refused", () => {
     expect((await row(id)).upstreamTaskId).toBe("77\ufffd7");
     const second = await post(id, `{"task_id":"77\\u00007","task_status":"failed","task_status_msg":"x"}`);
     expect(second.json).toMatchObject({ changed: true, status: "failed" });
+  });
+});
+
+describe("a task id no upstream task could have", () => {
+  it("30,000 random characters (past what the task id index can hold): 200, logged, not bound", async () => {
+    const { id } = await claimedJob();
+    const before = await row(id);
+    const answer = await post(id, JSON.stringify({ task_id: randomBytes(22_500).toString("base64"), task_status: "processing" }));
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({ ok: true, changed: false, status: "submitting", reason: "not_applicable" });
+    expect(await row(id)).toStrictEqual(before);
+    expect((await lastEvent(id))?.detail).toMatch(/not bound/);
   });
 });
 

@@ -6,6 +6,7 @@
  * each U+0000 and each unpaired surrogate becomes U+FFFD (the replacement character), and nothing
  * else changes.
  */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what this matches
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export const REPLACEMENT_CHARACTER = "\ufffd";

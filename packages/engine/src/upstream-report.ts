@@ -28,6 +28,12 @@ export function storableReport(task: UpstreamTaskReport): UpstreamTaskReport {
 }
 
 /**
+ * Longest task id a job may take. Upstream's are 18-19 digits; the unique index on task ids cannot hold
+ * a long random one (a btree entry is at most about 2.7 KB), so a longer id is only logged.
+ */
+export const TASK_ID_MAX_CHARS = 256;
+
+/**
  * Why a report may not touch this job (null when it may): the one rule on which task a job follows,
  * for callbacks, polls and create answers alike.
  *
@@ -39,8 +45,12 @@ export function storableReport(task: UpstreamTaskReport): UpstreamTaskReport {
  *   the job's real task would later be refused as a mismatch.
  * - A report that names an `external_task_id` binds only if it is this job's: a create of another
  *   job's (or a forger's) cannot be taken for this one's.
+ * - A task id longer than `TASK_ID_MAX_CHARS` is no upstream task's.
  */
 export function reportRefusal(job: Job, task: UpstreamTaskReport, kind: "status" | "accepted"): string | null {
+  if (task.task_id.length > TASK_ID_MAX_CHARS) {
+    return `task id of ${task.task_id.length} characters not bound: upstream's are at most ${TASK_ID_MAX_CHARS} (${task.task_id.slice(0, 40)}…)`;
+  }
   if (job.upstreamTaskId) {
     return kind === "accepted" || job.upstreamTaskId === task.task_id ? null : `task mismatch: report is for task ${task.task_id}, job holds ${job.upstreamTaskId}`;
   }
