@@ -18,10 +18,9 @@ export interface UpstreamTaskReport {
  * would be lost; ids are compared in this form too, so a stored task id matches its next report.
  */
 export function storableReport(task: UpstreamTaskReport): UpstreamTaskReport {
-  const text = (s: string | null | undefined) => (typeof s === "string" ? storableText(s) : s);
   const report: UpstreamTaskReport = { task_id: storableText(task.task_id), task_status: task.task_status };
-  if (task.task_status_msg != null) report.task_status_msg = text(task.task_status_msg);
-  if (task.task_info?.external_task_id != null) report.task_info = { external_task_id: text(task.task_info.external_task_id) };
+  if (task.task_status_msg != null) report.task_status_msg = storableText(task.task_status_msg);
+  if (task.task_info?.external_task_id != null) report.task_info = { external_task_id: storableText(task.task_info.external_task_id) };
   const videos = task.task_result?.videos;
   if (videos) report.task_result = { videos: videos.map((v) => ({ id: storableText(v.id), url: storableText(v.url), duration: v.duration })) };
   return report;
