@@ -23,8 +23,10 @@ export const SINGLE_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 1024 * 1
 /**
  * An upstream callback is one task (status, message, a result video's id and URL): about 1 KB, a few KB
  * with long messages or signed URLs. 64 KB leaves room for that and keeps a flood of forged ones cheap.
+ * No depth limit short of what the bytes allow: upstream's fields are not ours to refuse, and the
+ * receiver reads only the top levels and stores the rest depth-capped (storableJson).
  */
-export const CALLBACK_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 64 * 1024 };
+export const CALLBACK_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 64 * 1024, maxDepth: 64 * 1024 };
 
 /** A batch: up to `BATCH_MAX_ITEMS` items, within the configured byte limit (BODY_LIMIT). */
 export const batchBodyLimits = (maxBytes: number): JsonBodyLimits => ({ ...SHAPE, maxBytes });

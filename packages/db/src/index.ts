@@ -4,6 +4,7 @@ export * from "./client";
 export type { Queryable } from "./queryable";
 export { JOB_SELECT, setClause, type JobColumns } from "./columns";
 export * from "./slot-rule";
+export * from "./storable";
 export * from "./status-counts";
 export * from "./jobs";
 export * from "./batches";

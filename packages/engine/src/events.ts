@@ -2,7 +2,7 @@ import { assertNever, type JobEventInput, type JobStatus } from "@kex/core";
 import type { Job, JobColumns } from "@kex/db";
 import { CANCELED_CODE } from "@kex/contract";
 import { isCanceledWithUntrackedTask } from "./statuses";
-import { upstreamColumns, type UpstreamTaskReport } from "./upstream-report";
+import { reportRefusal, storableReport, upstreamColumns, type UpstreamTaskReport } from "./upstream-report";
 
 /** Why the lifecycle failed a job, as stored in `error_code` / `error_message`. */
 export interface JobError {
@@ -21,6 +21,18 @@ export type LifecycleEvent =
 /** What the pure state machine (core's `decideTransition`) sees of an event. */
 export function decisionInput(event: LifecycleEvent): JobEventInput {
   return event.type === "upstream_status" ? { type: event.type, status: event.task.task_status } : { type: event.type };
+}
+
+/** The event with upstream's text in it made storable (`storableReport`). */
+export function storableEvent(event: LifecycleEvent): LifecycleEvent {
+  return event.type === "upstream_status" || event.type === "upstream_accepted" ? { ...event, task: storableReport(event.task) } : event;
+}
+
+/** Why an upstream report may not touch this job (`reportRefusal`); null for it may, and for every other event. */
+export function reportRefusalOf(job: Job, event: LifecycleEvent): string | null {
+  if (event.type === "upstream_status") return reportRefusal(job, event.task, "status");
+  if (event.type === "upstream_accepted") return reportRefusal(job, event.task, "accepted");
+  return null;
 }
 
 /** The event log's `type` of an event. */

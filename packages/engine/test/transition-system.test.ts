@@ -83,7 +83,8 @@ describe("applyEvent", () => {
   it("jobs of one batch finishing at the same moment queue batch.completed exactly once, with the final counts", async () => {
     const items = Array.from({ length: 8 }, (_, i) => ({ video_id: `b${i}`, prompt: "p" }));
     const { batch, jobIds } = await createBatch(db, { items, callbackUrl: "https://batch.example/h" });
-    await db.prisma.job.updateMany({ where: { batchId: batch.id }, data: { status: "processing" } });
+    // Each job holds the task its report is about (a report never binds a task to a job past `submitting`).
+    await Promise.all(jobIds.map((id) => db.prisma.job.update({ where: { id }, data: { status: "processing", upstreamTaskId: `t-${id}` } })));
     const finish = (id: string, i: number) =>
       engine.applyUpstreamReport({
         jobId: id,
@@ -105,7 +106,7 @@ describe("applyEvent", () => {
 
   it("a job with no webhook to send finishes in one statement: status, finish time and event, no outbox row", async () => {
     const { batch, jobIds } = await createBatch(db, { items: [{ video_id: "n1", prompt: "p" }] });
-    await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "processing" } });
+    await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "processing", upstreamTaskId: "t-n1" } });
     const result = await engine.applyUpstreamReport({ jobId: jobIds[0]!, task: { task_id: "t-n1", task_status: "failed", task_status_msg: "bad frame" }, source: "reconciler" });
     expect(result).toMatchObject({ outcome: "changed", to: "failed", job: { errorCode: "task_failed", errorMessage: "bad frame" } });
     const row = await db.prisma.job.findUniqueOrThrow({ where: { id: jobIds[0]! } });

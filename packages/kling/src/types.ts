@@ -68,8 +68,21 @@ export const KlingTaskSchema = z.looseObject({
 });
 export type KlingTask = z.infer<typeof KlingTaskSchema>;
 
-/** Callbacks carry the same flat task object, with no envelope. They are not signed. */
-export const KlingCallbackSchema = KlingTaskSchema;
+/**
+ * Callbacks carry the same flat task object as a query, with no envelope, and are not signed. Only
+ * what we read is checked (the task id and status, the failure message, `task_info.external_task_id`,
+ * the result video's id, URL and duration); every other field passes through unread, whatever its
+ * shape or depth: a field we do not use must never make us refuse, and so lose, a callback.
+ */
+export const KlingCallbackSchema = z.looseObject({
+  task_id: z.string(),
+  task_status: KlingTaskStatusSchema,
+  task_status_msg: z.string().nullish(),
+  task_info: z.looseObject({ external_task_id: z.string().nullish() }).nullish(),
+  task_result: z
+    .looseObject({ videos: z.array(z.looseObject({ id: z.string(), url: z.string(), duration: StringOrNumberSchema.nullish() })) })
+    .nullish(),
+});
 export type KlingCallback = z.infer<typeof KlingCallbackSchema>;
 
 /** Body of `POST {prefix}/v1/videos/video-extend`. `prompt` is optional upstream but required by the proxy and by us. */

@@ -1,5 +1,6 @@
 import { IdParamSchema, JobStatusSchema } from "@kex/contract";
 import { verifyCallbackToken, type NoChangeReason } from "@kex/core";
+import { storableJson } from "@kex/db";
 import type { Engine } from "@kex/engine";
 import { KlingCallbackSchema } from "@kex/kling";
 import { Router } from "express";
@@ -19,7 +20,9 @@ export const CallbackBodySchema = KlingCallbackSchema.refine(
 export const CallbackAckSchema = z
   .object({
     ok: z.literal(true),
-    changed: z.boolean().meta({ description: "false for duplicates, stale and out-of-order callbacks (still logged as events)" }),
+    changed: z
+      .boolean()
+      .meta({ description: "false for duplicates, stale and out-of-order callbacks, and reports about a task the job does not follow (still logged as events)" }),
     status: JobStatusSchema.meta({ description: "the job's status after this callback" }),
     reason: z
       .enum(["duplicate", "stale", "terminal", "not_applicable"] as const satisfies readonly NoChangeReason[])
@@ -38,8 +41,10 @@ export interface WebhookRouteDeps {
 /**
  * Upstream callbacks. Kling does not sign them, so the URL carries a per-job HMAC token. Thin on
  * purpose: verify, parse, record, transition, answer. Lines are logged through `req.log`, so each
- * carries the request id as well as the job id. Duplicates, stale and out-of-order callbacks
- * answer 200 and change nothing (the event log still records them).
+ * carries the request id as well as the job id. Duplicates, stale and out-of-order callbacks, and
+ * reports the job may not take (another task, a job not submitting, someone else's task id) answer
+ * 200 and change nothing (the event log still records them). Upstream's text is stored, never
+ * refused: what Postgres cannot hold is replaced, and fields we do not read are kept depth-capped.
  */
 export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const router = Router();
@@ -65,7 +70,8 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
         task = parseOr400(CallbackBodySchema, req.body, "callback body");
       } catch (err) {
         outcome = "invalid";
-        req.log.warn({ jobId, body: req.body }, "callback rejected: malformed body");
+        // Depth-capped and made storable: the body's depth is the sender's choice, the log's is not.
+        req.log.warn({ jobId, body: storableJson(req.body) }, "callback rejected: malformed body");
         throw err;
       }
       const result = await deps.engine.applyUpstreamReport({ jobId, task, source: "webhook", payload: req.body });

@@ -1,6 +1,7 @@
 import type { JobStatus } from "@kex/core";
 import type { EventSource } from "../generated/client";
 import { rows, type Queryable } from "../queryable";
+import { storableJson, storableText } from "../storable";
 
 export interface JobEventRow {
   jobId: string;
@@ -8,8 +9,9 @@ export interface JobEventRow {
   type: string;
   from?: JobStatus | null;
   to?: JobStatus | null;
+  /** Stored through `storableText` (it often quotes upstream's words). */
   detail?: string | null;
-  /** Stored as JSON; undefined is SQL NULL. */
+  /** Stored as JSON through `storableJson` (upstream's text kept, not refused); undefined is SQL NULL. */
   payload?: unknown;
   at?: Date;
 }
@@ -22,8 +24,8 @@ export function jobEventValues(e: JobEventRow): unknown[] {
     e.type,
     e.from ?? null,
     e.to ?? null,
-    e.detail ?? null,
-    e.payload === undefined ? null : JSON.stringify(e.payload),
+    e.detail == null ? null : storableText(e.detail),
+    e.payload === undefined ? null : JSON.stringify(storableJson(e.payload)),
     e.at ?? new Date(),
   ];
 }

@@ -4,6 +4,15 @@ import { rows, type Queryable } from "../queryable";
 import { jobEventValues, type JobEventRow } from "./insert-job-event";
 
 /**
+ * The error `updateJobWithEvent` throws when its change would give the job a task another job holds
+ * (upstream task ids are unique across jobs): a report naming someone else's task.
+ */
+export function isUpstreamTaskTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === "23505" && e.constraint === "jobs_upstream_task_id_key";
+}
+
+/**
  * The guarded update (`WHERE status = what was read`) and its event in one statement: one round
  * trip, atomic by itself, no transaction held open across event-loop turns. Returns the row as
  * written; null when the guard missed (someone changed the job meanwhile).

@@ -1,7 +1,7 @@
 import { decideTransition, type NoChangeReason, type JobStatus } from "@kex/core";
-import { cancelBatchJobs, getJob, insertJobEvent, updateJobWithEvent, type EventSource, type Job, type JobColumns } from "@kex/db";
+import { cancelBatchJobs, getJob, insertJobEvent, isUpstreamTaskTaken, updateJobWithEvent, type EventSource, type Job, type JobColumns } from "@kex/db";
 import { CANCELED_CODE } from "@kex/contract";
-import { CANCELED_MESSAGE, decisionInput, eventColumns, eventLogType, type LifecycleEvent } from "../events";
+import { CANCELED_MESSAGE, decisionInput, eventColumns, eventLogType, reportRefusalOf, storableEvent, type LifecycleEvent } from "../events";
 import { isCanceled, isFinishing } from "../statuses";
 import type { UpstreamTaskReport } from "../upstream-report";
 import type { FinishSystem } from "./finish-system";
@@ -46,40 +46,48 @@ export class TransitionSystem {
   async applyEvent(args: ApplyEventArgs): Promise<ApplyResult> {
     const { db } = this.resources;
     const now = args.now ?? this.resources.clock();
+    const lifecycleEvent = storableEvent(args.event);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const job = round === 0 && args.current ? args.current : await getJob(db, args.jobId);
       if (!job) return { outcome: "not_found" };
-      const decision = decideTransition(job.status, decisionInput(args.event));
+      const logged = { jobId: job.id, source: args.source, type: eventLogType(lifecycleEvent), from: job.status, payload: args.payload, at: now };
+      // Checked on every round: the job read again after a missed guard may hold a task by now.
+      const refusal = reportRefusalOf(job, lifecycleEvent);
+      if (refusal) {
+        await insertJobEvent(db, { ...logged, detail: refusal });
+        return { outcome: "unchanged", reason: "not_applicable", job };
+      }
+      const decision = decideTransition(job.status, decisionInput(lifecycleEvent));
       const to = decision.change ? decision.to : null;
-      const data: JobColumns = eventColumns(job, to, args.event, now);
+      const data: JobColumns = eventColumns(job, to, lifecycleEvent, now);
       if (to) {
         data.status = to;
         if (isFinishing(to) && !job.finishedAt) data.finishedAt = now;
       }
       const writes = Object.keys(data).length > 0;
       if (writes) data.updatedAt = now;
-      const event = {
-        source: args.source,
-        type: eventLogType(args.event),
-        from: job.status,
-        to,
-        detail: decision.change ? args.detail : args.detail ? `${decision.reason}: ${args.detail}` : decision.reason,
-        payload: args.payload,
-        at: now,
-      };
+      const event = { ...logged, to, detail: decision.change ? args.detail : args.detail ? `${decision.reason}: ${args.detail}` : decision.reason };
       let fresh: Job | null = job;
       let followUps: string[] = [];
-      if (!writes) {
-        await insertJobEvent(db, { ...event, jobId: job.id });
-      } else if (!isFinishing(to) || !(await this.finish.writesWithin(job))) {
-        fresh = await updateJobWithEvent(db, job, data, event);
-      } else {
-        const done = await db.transaction(async (tx) => {
-          const row = await updateJobWithEvent(tx, job, data, event);
-          return row ? { row, followUps: await this.finish.recordWithin(tx, [row], to, now) } : null;
-        });
-        fresh = done?.row ?? null;
-        followUps = done?.followUps ?? [];
+      try {
+        if (!writes) {
+          await insertJobEvent(db, event);
+        } else if (!isFinishing(to) || !(await this.finish.writesWithin(job))) {
+          fresh = await updateJobWithEvent(db, job, data, event);
+        } else {
+          const done = await db.transaction(async (tx) => {
+            const row = await updateJobWithEvent(tx, job, data, event);
+            return row ? { row, followUps: await this.finish.recordWithin(tx, [row], to, now) } : null;
+          });
+          fresh = done?.row ?? null;
+          followUps = done?.followUps ?? [];
+        }
+      } catch (err) {
+        // The report names a task another job holds (a forged or misdirected report): nothing of it
+        // was written; it stays in this job's events.
+        if (!isUpstreamTaskTaken(err)) throw err;
+        await insertJobEvent(db, { ...logged, detail: `task ${data.upstreamTaskId} not bound: another job holds it` });
+        return { outcome: "unchanged", reason: "not_applicable", job };
       }
       if (!fresh) continue;
       if (!decision.change) return { outcome: "unchanged", reason: decision.reason, job: fresh };
@@ -91,25 +99,10 @@ export class TransitionSystem {
 
   /**
    * Applies what upstream says about a job's task (callback, poll, or the create answer). A report
-   * about a different task than the one the job holds changes nothing (and is logged).
+   * about a task the job may not follow (`reportRefusal`) changes nothing and is logged.
    */
-  async applyUpstreamReport(args: { jobId: string; task: UpstreamTaskReport; source: EventSource; payload?: unknown; now?: Date }): Promise<ApplyResult> {
-    const now = args.now ?? this.resources.clock();
-    const job = await getJob(this.resources.db, args.jobId);
-    if (!job) return { outcome: "not_found" };
-    if (job.upstreamTaskId && job.upstreamTaskId !== args.task.task_id) {
-      await insertJobEvent(this.resources.db, {
-        jobId: job.id,
-        source: args.source,
-        type: `upstream_${args.task.task_status}`,
-        from: job.status,
-        detail: `task mismatch: report is for task ${args.task.task_id}, job holds ${job.upstreamTaskId}`,
-        payload: args.payload ?? args.task,
-        at: now,
-      });
-      return { outcome: "unchanged", reason: "not_applicable", job };
-    }
-    return this.applyEvent({ jobId: args.jobId, current: job, event: { type: "upstream_status", task: args.task }, source: args.source, payload: args.payload ?? args.task, now });
+  applyUpstreamReport(args: { jobId: string; task: UpstreamTaskReport; source: EventSource; payload?: unknown; now?: Date }): Promise<ApplyResult> {
+    return this.applyEvent({ jobId: args.jobId, event: { type: "upstream_status", task: args.task }, source: args.source, payload: args.payload ?? args.task, now: args.now });
   }
 
   /** Records that upstream accepted a create call (the task id), then anything further the answer says. */
