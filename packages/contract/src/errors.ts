@@ -4,7 +4,12 @@ import { z } from "zod";
 export const ValidationDetailSchema = z
   .object({
     field: z.string().meta({ description: "dotted path of the bad field (`items.3.prompt`), `(body)` for the whole body" }),
-    rule: z.string().meta({ description: "the zod issue code (`too_big`, `invalid_type`, …) or `unknown_field`" }),
+    rule: z
+      .string()
+      .meta({
+        description:
+          "the zod issue code (`too_big`, `invalid_type`, …), `unknown_field`, or the rule a refinement names (`no_nul`, `lone_surrogate`, `too_deep`, `url_round_trip`, …)",
+      }),
     message: z.string(),
   })
   .meta({ id: "ValidationDetail" });
@@ -20,7 +25,9 @@ export function toValidationDetails(error: z.ZodError): ValidationDetail[] {
         message: `unknown field(s): ${issue.keys.join(", ")}`,
       };
     }
-    return { field: base || "(body)", rule: issue.code, message: issue.message };
+    // A refinement names its own rule (`no_nul`, `too_deep`, …); zod calls them all `custom`.
+    const rule = issue.code === "custom" && typeof issue.params?.rule === "string" ? issue.params.rule : issue.code;
+    return { field: base || "(body)", rule, message: issue.message };
   });
 }
 
