@@ -64,6 +64,8 @@ interface Operation {
 
 /** One request the property sends, and what it may answer. */
 interface Case {
+  /** How fast-check shows a failing case: the request, not the operation's whole declaration. */
+  [fc.toStringMethod]: () => string;
   kind: string;
   /** The operation the request is for; none for a garbage path. */
   operation?: Operation;
@@ -149,15 +151,14 @@ function fieldsOf(schema: JsonSchema, path: Array<string | number> = []): Array<
   return out;
 }
 
-/** `value` with `path` set to `leaf`, creating what is missing on the way. */
-function setAt(value: unknown, path: Array<string | number>, leaf: unknown): unknown {
+/** `value` (of `schema`) with `path` set to `leaf`; what is missing on the way is the smallest valid value, so only the leaf is wrong. */
+function setAt(value: unknown, schema: JsonSchema, path: Array<string | number>, leaf: unknown): unknown {
   if (path.length === 0) return leaf;
+  const s = resolve(schema);
   const [head, ...rest] = path;
-  const container = (value !== null && typeof value === "object" ? structuredClone(value) : typeof head === "number" ? [] : {}) as Record<
-    string | number,
-    unknown
-  >;
-  container[head!] = setAt(container[head!], rest, leaf);
+  const container = structuredClone(value !== null && typeof value === "object" ? value : exampleOf(s)) as Record<string | number, unknown>;
+  const inner = typeof head === "number" ? s.items : s.properties?.[head!];
+  container[head!] = setAt(container[head!] ?? exampleOf(inner ?? {}), inner ?? {}, rest, leaf);
   return container;
 }
 
@@ -269,6 +270,12 @@ function invalidValue(schema: JsonSchema): fc.Arbitrary<{ kind: string; value: u
 
 const JSON_TYPE = "application/json";
 
+/** A case as a failure report shows it. */
+const shown = (kind: string, method: string, path: string, body?: Buffer | string) => ({
+  [fc.toStringMethod]: () =>
+    `${kind}: ${method} ${path.slice(0, 300)}${body === undefined ? "" : ` ${JSON.stringify(String(body).slice(0, 300))}`}`,
+});
+
 function requestPath(operation: Operation, params: Record<string, string> = {}, query = ""): string {
   const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? UNKNOWN_JOB);
   const token =
@@ -285,6 +292,7 @@ function headersFor(operation: Operation | undefined, path: string): Record<stri
 function bodyCase(operation: Operation): fc.Arbitrary<Case> {
   const base = exampleOf(operation.body!);
   const send = (kind: string, body: Buffer | string, extra: Record<string, string> = {}, field?: string): Case => ({
+    ...shown(kind, operation.method, requestPath(operation), body),
     kind,
     operation,
     method: operation.method,
@@ -302,7 +310,12 @@ function bodyCase(operation: Operation): fc.Arbitrary<Case> {
   const brokenField = fc.tuple(fc.constantFrom(...fields), idempotencyKey).chain(([field, key]) =>
     invalidValue(field.schema).map(({ kind, value }) => {
       const name = field.path.join(".");
-      return send(`${kind} in ${name || "(body)"}`, serialize(setAt(base, field.path, value)), key ?? {}, name || undefined);
+      return send(
+        `${kind} in ${name || "(body)"}`,
+        serialize(setAt(base, operation.body!, field.path, value)),
+        key ?? {},
+        name || undefined,
+      );
     }),
   );
   const baseText = serialize(base);
@@ -344,6 +357,7 @@ const badSegment = fc.oneof(
 /** An operation with a path parameter set to garbage. */
 function pathCase(operation: Operation): fc.Arbitrary<Case> {
   return fc.tuple(fc.constantFrom(...operation.pathParams), badSegment).map(([name, segment]) => ({
+    ...shown(`bad path parameter ${name}`, operation.method, requestPath(operation, { [name]: segment })),
     kind: `bad path parameter ${name}`,
     operation,
     method: operation.method,
@@ -374,6 +388,12 @@ function queryCase(operation: Operation): fc.Arbitrary<Case> {
   );
   const pairs = fc.array(fc.tuple(names, queryValue), { minLength: 1, maxLength: 4 });
   return pairs.map((list) => ({
+    ...shown(
+      "garbage query string",
+      operation.method,
+      requestPath(operation, {}, list.map(([name, value]) => `${name}=${value}`).join("&")),
+      operation.method === "POST" ? "{" : undefined,
+    ),
     kind: "garbage query string",
     operation,
     method: operation.method,
@@ -394,6 +414,7 @@ const garbagePathCase: fc.Arbitrary<Case> = fc
   .map(([prefix, segments, method]) => {
     const path = `${prefix}${segments.join("/")}`;
     return {
+      ...shown("garbage path", method, path, method === "POST" ? "{" : undefined),
       kind: "garbage path",
       method,
       path,
@@ -403,15 +424,16 @@ const garbagePathCase: fc.Arbitrary<Case> = fc
     };
   });
 
+/** Half the cases break a body; the rest go to path parameters, query strings and paths no route has. */
 function allCases(): fc.Arbitrary<Case> {
-  const arbitraries: Array<fc.WeightedArbitrary<Case>> = [];
-  for (const operation of operations) {
-    if (operation.body) arbitraries.push({ arbitrary: bodyCase(operation), weight: 6 });
-    if (operation.pathParams.length > 0) arbitraries.push({ arbitrary: pathCase(operation), weight: 1 });
-    arbitraries.push({ arbitrary: queryCase(operation), weight: 1 });
-  }
-  arbitraries.push({ arbitrary: garbagePathCase, weight: 2 });
-  return fc.oneof(...arbitraries);
+  const withBody = operations.filter((operation) => operation.body);
+  const withPathParams = operations.filter((operation) => operation.pathParams.length > 0);
+  return fc.oneof(
+    { arbitrary: fc.oneof(...withBody.map(bodyCase)), weight: 5 },
+    { arbitrary: fc.oneof(...withPathParams.map(pathCase)), weight: 2 },
+    { arbitrary: fc.oneof(...operations.map(queryCase)), weight: 2 },
+    { arbitrary: garbagePathCase, weight: 1 },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

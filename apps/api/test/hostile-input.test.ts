@@ -128,21 +128,22 @@ describe(`metadata nests at most ${METADATA_MAX_DEPTH} levels, on every path`, (
 });
 
 describe("the batch path refuses exactly what the single path refuses", () => {
-  const ITEMS: Array<[string, Record<string, unknown>]> = [
-    ["valid", validItem()],
-    ["a NUL prompt", { ...validItem(), prompt: "\u0000" }],
-    ["a lone surrogate in negative_prompt", { ...validItem(), negative_prompt: "x\ud800" }],
-    ["a lone surrogate in a metadata key", { ...validItem(), metadata: { "\udfff": true } }],
-    ["deep metadata", { ...validItem(), metadata: nested(METADATA_MAX_DEPTH + 3) }],
-    ["a repaired callback_url", { ...validItem(), callback_url: "http:///x" }],
-    ["an unknown field", { ...validItem(), colour: "red" }],
+  const ITEMS: Array<[string, number, Record<string, unknown>]> = [
+    ["valid", 202, validItem()],
+    ["a NUL prompt", 400, { ...validItem(), prompt: "\u0000" }],
+    ["a lone surrogate in negative_prompt", 400, { ...validItem(), negative_prompt: "x\ud800" }],
+    ["a lone surrogate in a metadata key", 400, { ...validItem(), metadata: { "\udfff": true } }],
+    ["deep metadata", 400, { ...validItem(), metadata: nested(METADATA_MAX_DEPTH + 3) }],
+    ["a repaired callback_url", 400, { ...validItem(), callback_url: "http:///x" }],
+    ["an unknown field", 400, { ...validItem(), colour: "red" }],
   ];
 
-  it.each(ITEMS)("%s", async (_name, item) => {
+  it.each(ITEMS)("%s: %i on both, with the same problems", async (_name, status, item) => {
     const single = await post("/v1/extensions", item);
     const batch = await post("/v1/batches", { items: [item] });
     const problems = (res: request.Response, prefix: string) =>
       ((res.body.error?.details ?? []) as Array<{ field: string; rule: string }>).map((d) => `${d.field.replace(prefix, "")} ${d.rule}`);
+    expect(single.status).toBe(status);
     expect({ status: batch.status, problems: problems(batch, "items.0.") }).toEqual({
       status: single.status,
       problems: problems(single, ""),
