@@ -19,7 +19,7 @@ import { countRows } from "./row-counts";
  * (`FUZZ_SEED=<n>` for another sequence, or to replay the seed a failure reports).
  */
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_202);
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +404,27 @@ function queryCase(operation: Operation): fc.Arbitrary<Case> {
   }));
 }
 
+/** An operation that takes no body, sent one that is not JSON anyway: a /v1 route reads every body it is sent, and refuses this. */
+function strayBodyCase(operation: Operation): fc.Arbitrary<Case> {
+  const bodies = fc.constantFrom<[string, string]>(
+    ["{", JSON_TYPE],
+    ["[".repeat(100), JSON_TYPE],
+    ['"\\ud800"', JSON_TYPE],
+    ["a=1", "text/plain"],
+    ["<x/>", "application/xml"],
+  );
+  return bodies.map(([body, type]) => ({
+    ...shown("stray body", operation.method, requestPath(operation), body),
+    kind: "stray body",
+    operation,
+    method: operation.method,
+    path: requestPath(operation),
+    body,
+    headers: { ...headersFor(operation, operation.path), "Content-Type": type },
+    refused: operation.path.startsWith("/v1/"),
+  }));
+}
+
 /** A path no route has, under every prefix the app routes (a POST carries a body that is not JSON, so nothing can be created by a lucky hit). */
 const garbagePathCase: fc.Arbitrary<Case> = fc
   .tuple(
@@ -424,7 +445,7 @@ const garbagePathCase: fc.Arbitrary<Case> = fc
     };
   });
 
-/** Half the cases break a body; the rest go to path parameters, query strings and paths no route has. */
+/** Half the cases break a body; the rest go to path parameters, query strings, stray bodies and paths no route has. */
 function allCases(): fc.Arbitrary<Case> {
   const withBody = operations.filter((operation) => operation.body);
   const withPathParams = operations.filter((operation) => operation.pathParams.length > 0);
@@ -432,6 +453,7 @@ function allCases(): fc.Arbitrary<Case> {
     { arbitrary: fc.oneof(...withBody.map(bodyCase)), weight: 5 },
     { arbitrary: fc.oneof(...withPathParams.map(pathCase)), weight: 2 },
     { arbitrary: fc.oneof(...operations.map(queryCase)), weight: 2 },
+    { arbitrary: fc.oneof(...operations.filter((operation) => !operation.body).map(strayBodyCase)), weight: 1 },
     { arbitrary: garbagePathCase, weight: 1 },
   );
 }
