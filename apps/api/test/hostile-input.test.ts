@@ -178,3 +178,11 @@ describe("a callback_url must read as written", () => {
     },
   );
 });
+
+describe("a query string (found by the fuzz test)", () => {
+  it("names a parameter with an empty name as a field, not as nothing", async () => {
+    const res = await request(h.api.url).get("/v1/extensions?=x&limit=5").set(auth);
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field: '""', rule: "unknown_field", message: expect.stringContaining('""') }]);
+  });
+});

@@ -163,7 +163,11 @@ describe("ExtensionCreateSchema", () => {
       ]);
     });
 
-    it("names every unknown field", () => {
+    it("names an unknown field with an empty name as \"\"", () => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, "": 1 })).toEqual([{ field: '""', rule: "unknown_field", message: 'unknown field(s): ""' }]);
+  });
+
+  it("names every unknown field", () => {
       const details = detailsOf(ExtensionCreateSchema, { ...VALID, aspect_ratio: "16:9", external_task_id: "x" });
       expect(details.map((detail) => detail.rule)).toEqual(["unknown_field"]);
       expect(details[0]?.field.split(",").sort()).toEqual(["aspect_ratio", "external_task_id"]);
