@@ -402,22 +402,29 @@ describe(`metadata nests at most ${METADATA_MAX_DEPTH} levels`, () => {
 describe("HttpUrlSchema: a URL must read as written", () => {
   it.each([
     ["http:///x", "http://x/"],
+    ["http:////x/y", "http://x/y"],
     ["http://example.com/a/./b/../c", "http://example.com/a/c"],
-    ["https://example.com:443/x", "https://example.com/x"],
-    ["http://2130706433/", "http://127.0.0.1/"],
+    ["http://example.com/a/%2E%2e/c", "http://example.com/c"],
     ["https://example.com/a b", undefined],
-    ["https://example.com/é", "https://example.com/%C3%A9"],
-    ["https://bücher.example/", "https://xn--bcher-kva.example/"],
   ])("refuses %s", (url, read) => {
     const details = detailsOf(HttpUrlSchema, url);
     expect(details).toHaveLength(1);
     if (read !== undefined) expect(details[0]).toEqual({ field: "(body)", rule: "url_round_trip", message: expect.stringContaining(read) });
   });
 
-  it.each(["HTTPS://Example.COM/Path", "https://example.com", "https://example.com?x=1", "https://user:PassWord@example.com/x", "http://[::1]:8080/x"])(
-    "accepts %s (only harmless differences)",
-    (url) => {
-      expect(HttpUrlSchema.parse(url)).toBe(url);
-    },
-  );
+  it.each([
+    "HTTPS://Example.COM/Path",
+    "https://example.com",
+    "https://example.com?x=1",
+    "https://user:PassWord@example.com/x",
+    "http://[::1]:8080/x",
+    "https://example.com:443/x",
+    "http://2130706433/",
+    "https://bücher.example/",
+    "https://example.com/é?q=é#é",
+    'https://example.com/hook?a=1&b="2"',
+    "https://example.com/.well-known/..hook",
+  ])("accepts %s (the parser changes only its notation)", (url) => {
+    expect(HttpUrlSchema.parse(url)).toBe(url);
+  });
 });

@@ -31,19 +31,29 @@ function parseHttpUrl(value: string): URL | undefined {
   }
 }
 
+/** The bytes a part of a URL stands for: `%XX` as that byte, any other character as its UTF-8. */
+function bytesOf(part: string): Buffer {
+  const chunks: Buffer[] = [];
+  for (const piece of part.split(/(%[0-9a-f]{2})/i)) {
+    chunks.push(/^%[0-9a-f]{2}$/i.test(piece) ? Buffer.from([parseInt(piece.slice(1), 16)]) : Buffer.from(piece));
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
- * The URL parser reads `written` as written, but for two harmless normalisations: the letter case of
- * the scheme and host (`HTTPS://Example.COM/x`), and `/` for an empty path (`https://example.com`).
- * Anything else it would change (`http:///x` read as `http://x/`, dot segments, a default port, an
- * IPv4 address in another notation, characters it percent-encodes) means the stored string is not
- * the URL that would be called.
+ * The URL parser reads `written` as written, up to notation: the letter case of the scheme and host,
+ * the host's and port's notation (an IDN in punycode, `2130706433` as `127.0.0.1`, a default port
+ * dropped: the SSRF guard judges the address the parser reads), characters percent-encoded that may not
+ * stand as they are (`"` as `%22`), and `/` for an empty path. What it would repair is refused: a host
+ * taken from what follows `///` (`http:///x` reads as `http://x/`) and `.`/`..` segments that change
+ * the path (`/a/../b` reads as `/b`), so the string stored and shown is the URL called.
  */
 function readAsWritten(written: string, url: URL): boolean {
-  const parts = /^([a-z]+:\/\/)(?:([^/?#]*)@)?([^/?#]*)(.*)$/is.exec(written);
-  if (!parts) return false;
-  const [, scheme = "", userinfo, host = "", rest = ""] = parts;
+  const [, authority = "", rest = ""] = /^[a-z]+:\/\/([^/?#]*)(.*)$/is.exec(written) ?? [];
+  if (authority === "") return false;
   const path = rest === "" || rest.startsWith("?") || rest.startsWith("#") ? `/${rest}` : rest;
-  return url.href === `${scheme.toLowerCase()}${userinfo === undefined ? "" : `${userinfo}@`}${host.toLowerCase()}${path}`;
+  const afterScheme = url.href.slice(url.protocol.length + 2);
+  return bytesOf(path).equals(bytesOf(afterScheme.slice(afterScheme.indexOf("/"))));
 }
 
 /** A URL we will call (`callback_url`): stored as written, so it must be read as written. */
@@ -55,14 +65,14 @@ export const HttpUrlSchema = text({ max: URL_MAX_CHARS })
       ctx.addIssue(
         ruleIssue(
           "url_round_trip",
-          `must be written as the URL parser reads it (${url.href}): only the case of the scheme and host, and \`/\` for an empty path, may differ`,
+          `reads as ${url.href}: write the host right after \`//\`, with no \`.\` or \`..\` path segments, so that the URL stored is the URL called`,
         ),
       );
     }
   })
   .meta({
     description:
-      "an absolute http(s) URL, written as a URL parser reads it: only the letter case of the scheme and host, and `/` for an empty path, may differ (`http:///x`, which reads as `http://x/`, is refused with `rule: url_round_trip`)",
+      "an absolute http(s) URL, stored as written, so it must read as written: only notation may differ (letter case of the scheme and host, the host's and port's notation, percent-encoding, `/` for an empty path). `http:///x` (which reads as `http://x/`) and `.`/`..` path segments are refused with `rule: url_round_trip`",
   });
 
 /**
