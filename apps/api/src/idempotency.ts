@@ -5,16 +5,40 @@ import type { RequestHandler } from "express";
 import { authOf } from "./auth";
 import { ApiError, parseOr400 } from "./errors";
 
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  if (value && typeof value === "object") {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
+/**
+ * JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. Written with a stack of
+ * its own, not by recursion: the body's nesting is the caller's, and must never be our call stack's.
+ */
+export function canonicalJson(root: unknown): string {
+  const out: string[] = [];
+  // What is left to write, the next thing on top: a value, or punctuation already decided.
+  const pending: Array<{ value: unknown } | { literal: string }> = [{ value: root }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if ("literal" in next) {
+      out.push(next.literal);
+      continue;
+    }
+    const { value } = next;
+    if (value === null || typeof value !== "object") {
+      out.push(JSON.stringify(value) ?? "null");
+      continue;
+    }
+    const entries: Array<[string | undefined, unknown]> = Array.isArray(value)
+      ? value.map((item) => [undefined, item])
+      : Object.keys(value)
+          .sort()
+          .map((key) => [key, (value as Record<string, unknown>)[key]]);
+    const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+    pending.push({ literal: close });
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, item] = entries[i]!;
+      pending.push({ value: item });
+      if (key !== undefined) pending.push({ literal: `${JSON.stringify(key)}:` });
+      if (i > 0) pending.push({ literal: "," });
+    }
+    out.push(open);
   }
-  return JSON.stringify(value) ?? "null";
+  return out.join("");
 }
 
 export interface IdempotencyOptions {
@@ -39,7 +63,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
     if (req.method !== "POST" || header === undefined) return next();
     const key = parseOr400(IdempotencyKeySchema, header, "Idempotency-Key header");
     const { tenantId } = authOf(res);
-    const requestHash = createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${stableStringify(req.body ?? null)}`).digest("hex");
+    const requestHash = createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${canonicalJson(req.body ?? null)}`).digest("hex");
     const claim = await claimIdempotencyKey(options.db, { tenantId, key, requestHash, ttlMs: options.ttlMs, abandonAfterMs: options.abandonAfterMs ?? 60_000 });
     if (claim.kind === "existing") {
       const { row } = claim;

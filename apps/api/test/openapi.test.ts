@@ -9,6 +9,7 @@ import type { Express } from "express";
 import { chromium } from "playwright-core";
 import request from "supertest";
 import { auth, CALLBACK_SECRET, startApiHarness, validItem, type ApiHarness } from "./helpers";
+import { sendRaw, type RawAnswer } from "./raw-http";
 
 /**
  * The OpenAPI document at /openapi.json against the app itself: every route the app registers is
@@ -115,6 +116,25 @@ describe("the document", () => {
     }
     const callback = doc.paths["/webhooks/kling/{jobId}"]!.post!;
     expect(callback.parameters).toContainEqual(expect.objectContaining({ in: "query", name: "token", required: true }));
+  });
+
+  it("lists the answers of the shared edge: 400/413/415 wherever a body is read, 400 for a path parameter, 429 on /v1", () => {
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item) as [string, OpenApiOperation & { requestBody?: unknown }][]) {
+        const statuses = Object.keys(op.responses);
+        const want = new Set([
+          // Every /v1 request's body is read when one is sent; the callback reads its body too.
+          ...(op.requestBody || path.startsWith("/v1/") ? ["400", "413", "415"] : []),
+          // A path segment that is not valid percent-encoding.
+          ...(path.includes("{") ? ["400"] : []),
+          // The tenant's rate, and the throttle on failed authentication.
+          ...(path.startsWith("/v1/") ? ["429"] : []),
+        ]);
+        for (const status of want) if (!statuses.includes(status)) missing.push(`${method.toUpperCase()} ${path} ${status}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it("is served as it is generated, and without a key", async () => {
@@ -267,6 +287,10 @@ async function call(method: Method, path: string, expectedStatus: number, option
 
 const missingId = "00000000-0000-4000-8000-00000000dead";
 
+/** A raw answer (a path sent byte for byte) in the shape `expectDocumented` reads. */
+const asResponse = (answer: RawAnswer): request.Response =>
+  ({ status: answer.status, headers: answer.headers, text: answer.text, body: answer.json }) as unknown as request.Response;
+
 let taskSeq = 700_000_000_000_000_000n;
 /** Moves a queued job to `submitted` with an upstream task, as the worker would; returns the task id. */
 async function submitted(jobId: string): Promise<string> {
@@ -374,6 +398,12 @@ describe("answers validate against the document", () => {
     await call("post", "/webhooks/kling/{jobId}", 401, { params: { jobId: job.id }, query: { token: "wrong" }, body: succeed });
     await call("post", "/webhooks/kling/{jobId}", 400, { params: { jobId: job.id }, query: { token }, body: { task_id: 1 } });
     await call("post", "/webhooks/kling/{jobId}", 400, { params: { jobId: job.id }, query: { token }, raw: "{" });
+    await call("post", "/webhooks/kling/{jobId}", 415, {
+      params: { jobId: job.id },
+      query: { token },
+      raw: "task_id=1",
+      type: "text/plain",
+    });
     await call("post", "/webhooks/kling/{jobId}", 413, {
       params: { jobId: job.id },
       query: { token },
@@ -466,6 +496,8 @@ describe("answers validate against the document", () => {
     await call("post", "/v1/keys", 201, { body: { tenant_id: tenant.body.id } });
     await call("post", "/v1/keys", 201);
     await call("post", "/v1/keys", 400, { body: { name: "x", colour: "red" } });
+    await call("post", "/v1/keys", 415, { raw: "name=x", type: "text/plain" });
+    await call("post", "/v1/tenants", 415, { raw: "name=x", type: "text/plain" });
     await call("post", "/v1/keys", 403, { body: { tenant_id: missingId }, anonymous: true, headers: tenantKey });
     await call("post", "/v1/keys", 404, { body: { tenant_id: missingId } });
     const list = await call("get", "/v1/keys", 200, { anonymous: true, headers: tenantKey });
@@ -494,6 +526,34 @@ describe("answers validate against the document", () => {
       expectDocumented("get", "/v1/tenant", tooMany!);
     } finally {
       await limited.close();
+    }
+  });
+
+  it("400 for a path parameter that is not valid percent-encoding, on every operation that has one", async () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      if (!path.includes("{")) continue;
+      for (const method of Object.keys(item) as Method[]) {
+        const answer = await sendRaw(h.api.url, {
+          method: method.toUpperCase(),
+          path: path.replace(/\{\w+\}/g, "%ZZ"),
+          headers: path.startsWith("/v1/") ? auth : {},
+        });
+        expect([method, path, answer.status]).toEqual([method, path, 400]);
+        expectDocumented(method, path, asResponse(answer));
+      }
+    }
+  });
+
+  it("429 when an address keeps failing authentication", async () => {
+    const throttled = await startApiHarness({ AUTH_FAILURES_PER_MIN: "1" });
+    try {
+      const wrongKey = { Authorization: "Bearer kex_nope_nope" };
+      expect((await request(throttled.api.url).get("/v1/tenant").set(wrongKey)).status).toBe(401);
+      const tooMany = await request(throttled.api.url).get("/v1/tenant").set(wrongKey);
+      expect(tooMany.status).toBe(429);
+      expectDocumented("get", "/v1/tenant", tooMany);
+    } finally {
+      await throttled.close();
     }
   });
 

@@ -4,7 +4,10 @@ import { z } from "zod";
 export const ValidationDetailSchema = z
   .object({
     field: z.string().meta({ description: "dotted path of the bad field (`items.3.prompt`), `(body)` for the whole body" }),
-    rule: z.string().meta({ description: "the zod issue code (`too_big`, `invalid_type`, …) or `unknown_field`" }),
+    rule: z.string().meta({
+      description:
+        "the zod issue code (`too_big`, `invalid_type`, …), `unknown_field`, or the rule a refinement names (`no_nul`, `lone_surrogate`, `too_deep`, `url_round_trip`, …)",
+    }),
     message: z.string(),
   })
   .meta({ id: "ValidationDetail" });
@@ -14,13 +17,17 @@ export function toValidationDetails(error: z.ZodError): ValidationDetail[] {
   return error.issues.map((issue) => {
     const base = issue.path.map(String).join(".");
     if (issue.code === "unrecognized_keys") {
+      // A key with no name (`?=x`, `{"": 1}`) is still a field the answer must point at.
+      const keys = issue.keys.map((key) => (key === "" ? '""' : key));
       return {
-        field: base ? `${base}.${issue.keys.join(",")}` : issue.keys.join(","),
+        field: base ? `${base}.${keys.join(",")}` : keys.join(","),
         rule: "unknown_field",
-        message: `unknown field(s): ${issue.keys.join(", ")}`,
+        message: `unknown field(s): ${keys.join(", ")}`,
       };
     }
-    return { field: base || "(body)", rule: issue.code, message: issue.message };
+    // A refinement names its own rule (`no_nul`, `too_deep`, …); zod calls them all `custom`.
+    const rule = issue.code === "custom" && typeof issue.params?.rule === "string" ? issue.params.rule : issue.code;
+    return { field: base || "(body)", rule, message: issue.message };
   });
 }
 

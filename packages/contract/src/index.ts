@@ -7,3 +7,4 @@ export * from "./resources";
 export * from "./health";
 export * from "./rows";
 export * from "./presenters";
+export * from "./text";

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { toValidationDetails, type ValidationDetail } from "./errors";
-import { BatchCreateSchema, ExtensionCreateSchema, HttpUrlSchema, ListExtensionsQuerySchema } from "./requests";
+import { METADATA_MAX_DEPTH } from "./limits";
+import { BatchCreateSchema, ChainCreateSchema, ExtensionCreateSchema, HttpUrlSchema, KeyCreateSchema, ListExtensionsQuerySchema, TenantCreateSchema } from "./requests";
 
 const VALID = { video_id: "815336423632572487", prompt: "the camera pulls back" } as const;
 
@@ -162,7 +163,11 @@ describe("ExtensionCreateSchema", () => {
       ]);
     });
 
-    it("names every unknown field", () => {
+    it("names an unknown field with an empty name as \"\"", () => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, "": 1 })).toEqual([{ field: '""', rule: "unknown_field", message: 'unknown field(s): ""' }]);
+  });
+
+  it("names every unknown field", () => {
       const details = detailsOf(ExtensionCreateSchema, { ...VALID, aspect_ratio: "16:9", external_task_id: "x" });
       expect(details.map((detail) => detail.rule)).toEqual(["unknown_field"]);
       expect(details[0]?.field.split(",").sort()).toEqual(["aspect_ratio", "external_task_id"]);
@@ -334,5 +339,92 @@ describe("ListExtensionsQuerySchema", () => {
 describe("HttpUrlSchema refuses strings a parser would repair", () => {
   it.each(["http:foo", " http://x.com ", "http://x.com\n", "https:\\\\evil.com", "http://x .com/"])("%j", (value) => {
     expect(HttpUrlSchema.safeParse(value).success).toBe(false);
+  });
+});
+
+describe("text: what cannot be stored as sent", () => {
+  it.each([
+    ["a NUL", "a\u0000b", "no_nul"],
+    ["a lone high surrogate", "a\ud800", "lone_surrogate"],
+    ["a lone low surrogate", "\udc00b", "lone_surrogate"],
+    ["a pair in the wrong order", "\udc00\ud800", "lone_surrogate"],
+  ])("%s is refused in every string field, with its rule", (_name, bad, rule) => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, prompt: bad, negative_prompt: bad, video_id: bad })).toEqual(
+      ["video_id", "prompt", "negative_prompt"].map((field) => ({ field, rule, message: expect.any(String) })),
+    );
+    expect(detailsOf(ChainCreateSchema, { video_id: "1", steps: [{ prompt: "p" }, { prompt: bad }] })).toEqual([
+      { field: "steps.1.prompt", rule, message: expect.any(String) },
+    ]);
+    expect(detailsOf(TenantCreateSchema, { name: bad })).toEqual([{ field: "name", rule, message: expect.any(String) }]);
+    expect(detailsOf(KeyCreateSchema, { name: bad })).toEqual([{ field: "name", rule, message: expect.any(String) }]);
+    expect(detailsOf(HttpUrlSchema, `https://example.com/${bad}`)).toEqual([{ field: "(body)", rule, message: expect.any(String) }]);
+    expect(detailsOf(ListExtensionsQuerySchema, { cursor: bad })).toEqual([{ field: "cursor", rule, message: expect.any(String) }]);
+  });
+
+  it("a surrogate pair (an emoji) is a character like any other", () => {
+    expect(accepts(ExtensionCreateSchema, { ...VALID, prompt: "🎬", metadata: { "🎬": ["🎬"] } })).toBe(true);
+  });
+
+  it("finds a bad key or string in metadata at any depth, naming its path", () => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, metadata: { a: [{ b: "x\ud800" }] } })).toEqual([
+      { field: "metadata.a.0.b", rule: "lone_surrogate", message: expect.any(String) },
+    ]);
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, metadata: { a: { "k\u0000": 1 } } })).toEqual([
+      { field: "metadata.a.k\u0000", rule: "no_nul", message: expect.stringContaining("key") },
+    ]);
+  });
+});
+
+describe(`metadata nests at most ${METADATA_MAX_DEPTH} levels`, () => {
+  const nested = (levels: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { a: [] };
+    for (let i = 2; i < levels; i++) value = { a: value };
+    return value;
+  };
+
+  it(`accepts ${METADATA_MAX_DEPTH} levels (an empty array at the bottom is a level too)`, () => {
+    expect(accepts(ExtensionCreateSchema, { ...VALID, metadata: nested(METADATA_MAX_DEPTH) })).toBe(true);
+  });
+
+  it.each([METADATA_MAX_DEPTH + 1, 60, 100_000])("refuses %i levels with rule too_deep, without recursion", (levels) => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, metadata: nested(levels) })).toEqual([
+      { field: `metadata${".a".repeat(METADATA_MAX_DEPTH)}`, rule: "too_deep", message: expect.any(String) },
+    ]);
+  });
+
+  it("refuses a number JSON cannot hold", () => {
+    expect(detailsOf(ExtensionCreateSchema, { ...VALID, metadata: { n: [Number.POSITIVE_INFINITY] } })).toEqual([
+      { field: "metadata.n.0", rule: "not_finite", message: expect.any(String) },
+    ]);
+  });
+});
+
+describe("HttpUrlSchema: a URL must read as written", () => {
+  it.each([
+    ["http:///x", "http://x/"],
+    ["http:////x/y", "http://x/y"],
+    ["http://example.com/a/./b/../c", "http://example.com/a/c"],
+    ["http://example.com/a/%2E%2e/c", "http://example.com/c"],
+    ["https://example.com/a b", undefined],
+  ])("refuses %s", (url, read) => {
+    const details = detailsOf(HttpUrlSchema, url);
+    expect(details).toHaveLength(1);
+    if (read !== undefined) expect(details[0]).toEqual({ field: "(body)", rule: "url_round_trip", message: expect.stringContaining(read) });
+  });
+
+  it.each([
+    "HTTPS://Example.COM/Path",
+    "https://example.com",
+    "https://example.com?x=1",
+    "https://user:PassWord@example.com/x",
+    "http://[::1]:8080/x",
+    "https://example.com:443/x",
+    "http://2130706433/",
+    "https://bücher.example/",
+    "https://example.com/é?q=é#é",
+    'https://example.com/hook?a=1&b="2"',
+    "https://example.com/.well-known/..hook",
+  ])("accepts %s (the parser changes only its notation)", (url) => {
+    expect(HttpUrlSchema.parse(url)).toBe(url);
   });
 });

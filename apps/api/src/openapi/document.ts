@@ -43,7 +43,10 @@ const DESCRIPTION = `Bulk AI video extension through the Kling API: each job is 
 account's parallel-task limit, and every state change is recorded.
 
 All bodies are JSON, snake_case. Every \`/v1\` route needs \`Authorization: Bearer <api key>\`. Every error answers
-\`{"error": {"code", "message", "details?"}}\` with a 4xx or 5xx status; bad input never yields a 5xx.
+\`{"error": {"code", "message", "details?"}}\` with a 4xx or 5xx status; bad input never yields a 5xx. A 400
+\`validation_failed\` names each bad field and the rule it breaks. Every string of a request is text: one holding a
+NUL character or a lone UTF-16 surrogate (a \`\\ud800\` escape without its pair) is refused, anywhere, even inside
+\`metadata\` (\`rule: no_nul\`, \`lone_surrogate\`).
 
 Job states: \`queued → submitting → submitted → processing → succeeded | failed | canceled\`.`;
 

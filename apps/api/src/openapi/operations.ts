@@ -34,22 +34,41 @@ export const TAGS = {
 
 /** The answer of every error, with what each status means in this API; operations add their own detail. */
 const ERRORS = {
-  400: "`validation_failed` (every bad field in `details`) or `invalid_json`",
+  400: "`validation_failed` (every bad field in `details`, each with the `rule` it breaks) or `invalid_json`",
   401: "`unauthorized`: missing, invalid or revoked API key",
   403: "`forbidden`",
   404: "`not_found`",
   409: "`idempotency_conflict`: the `Idempotency-Key` was used with a different request; `idempotency_in_progress`: the first request with it is still running",
-  413: "`payload_too_large`: the body is over the server's limit",
+  413: "`payload_too_large`: the body is over the server's limit (`rule: too_large`, or `too_many_values`)",
   415: "`unsupported_media_type`: send the body as JSON with `Content-Type: application/json`",
-  429: "`rate_limited`: over this tenant's request rate; retry after `Retry-After` seconds",
+  429: "`rate_limited`: over this tenant's request rate, or too many failed authentications from this address; retry after `Retry-After` seconds",
   500: "`internal_error`",
   503: "`unavailable`: Postgres is unreachable; retry after `Retry-After` seconds",
 } as const;
 type ErrorStatus = keyof typeof ERRORS;
+type ErrorSpecs = Partial<Record<ErrorStatus, string | true>>;
+
+/** The error answers of several sources in one: a status two sources give keeps both details. */
+function mergeErrors(...sources: ErrorSpecs[]): ErrorSpecs {
+  const merged: ErrorSpecs = {};
+  for (const source of sources) {
+    for (const [key, detail] of Object.entries(source) as [`${ErrorStatus}`, string | true][]) {
+      const status = Number(key) as ErrorStatus;
+      const before = merged[status];
+      merged[status] =
+        typeof before === "string" && typeof detail === "string"
+          ? `${before}; ${detail}`
+          : before === undefined || before === true
+            ? detail
+            : before;
+    }
+  }
+  return merged;
+}
 
 const RetryAfterHeaders = z.object({ "Retry-After": z.string().meta({ description: "seconds" }) });
 
-function errorResponses(errors: Partial<Record<ErrorStatus, string | true>>): ZodOpenApiResponsesObject {
+function errorResponses(errors: ErrorSpecs): ZodOpenApiResponsesObject {
   const responses: ZodOpenApiResponsesObject = {};
   for (const [key, detail] of Object.entries(errors)) {
     const status = Number(key) as ErrorStatus;
@@ -72,20 +91,24 @@ export interface OperationSpec {
   /** The success answer: status, what it is, its JSON schema (or another media type). */
   ok: { status: 200 | 201 | 202; description: string; schema: z.ZodType; media?: string };
   /** Error statuses this operation answers besides the ones every operation of its kind has. */
-  errors?: Partial<Record<ErrorStatus, string | true>>;
+  errors?: ErrorSpecs;
   /** Another answer that is not an error body (e.g. readiness' 503). */
   also?: ZodOpenApiResponsesObject;
 }
 
 function operation(
   spec: OperationSpec,
-  extra: { errors: Partial<Record<ErrorStatus, string | true>>; okHeaders?: z.ZodObject; params?: ZodOpenApiParameters },
+  extra: { errors: ErrorSpecs; okHeaders?: z.ZodObject; params?: ZodOpenApiParameters },
 ): ZodOpenApiOperationObject {
   const params: ZodOpenApiParameters = { ...spec.params };
   for (const [where, schema] of Object.entries(extra.params ?? {}) as [keyof ZodOpenApiParameters, z.ZodObject][]) {
     params[where] = params[where] ? (params[where] as z.ZodObject).extend(schema.shape) : schema;
   }
-  const bodyErrors: Partial<Record<ErrorStatus, true>> = spec.body ? { 400: true, 413: true } : {};
+  // Every body is read by one parser with one content-type rule; every path parameter is decoded.
+  const bodyErrors: ErrorSpecs = spec.body ? { 400: true, 413: true, 415: true } : {};
+  const pathErrors: ErrorSpecs = spec.params?.path
+    ? { 400: "`rule: percent_encoding` for a path segment that is not valid percent-encoding" }
+    : {};
   return {
     operationId: spec.operationId,
     summary: spec.summary,
@@ -108,7 +131,7 @@ function operation(
         ...(extra.okHeaders ? { headers: extra.okHeaders } : {}),
       },
       ...spec.also,
-      ...errorResponses({ ...bodyErrors, ...extra.errors, ...spec.errors, 500: true }),
+      ...errorResponses(mergeErrors(bodyErrors, pathErrors, extra.errors, spec.errors ?? {}, { 500: true })),
     },
   };
 }
@@ -129,6 +152,16 @@ const ReplayedHeader = z.object({
 /** `/extensions/:id` → `/extensions/{id}`. */
 const openApiPath = (expressPath: string): string => expressPath.replace(/:(\w+)/g, "{$1}");
 
+/**
+ * Every `/v1` request's body is read when one is sent, whether or not the operation takes one: a body
+ * that is not JSON is refused the same way everywhere.
+ */
+const ANY_BODY: ErrorSpecs = {
+  400: "`invalid_json` for a body that is not JSON, when one is sent",
+  413: true,
+  415: "when a body is sent, it must be JSON like any other",
+};
+
 /** A `/v1` operation: bearer auth, rate limit, Postgres behind it; POSTs take an `Idempotency-Key`. */
 function v1Operation(method: HttpMethod, path: string, spec: OperationSpec): ApiOperation {
   const post = method === "post";
@@ -137,7 +170,7 @@ function v1Operation(method: HttpMethod, path: string, spec: OperationSpec): Api
     path: openApiPath(`/v1${path}`),
     operation: {
       ...operation(spec, {
-        errors: { 401: true, 429: true, 503: true, ...(post ? { 409: true } : {}) },
+        errors: { ...(spec.body ? {} : ANY_BODY), 401: true, 429: true, 503: true, ...(post ? { 409: true } : {}) },
         ...(post ? { params: { header: IdempotencyHeader }, okHeaders: ReplayedHeader } : {}),
       }),
       security: [{ bearer: [] }],

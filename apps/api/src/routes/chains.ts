@@ -58,7 +58,6 @@ export const chainOperations = [
     tags: [TAGS.chains],
     body: { schema: ChainCreateSchema },
     ok: { status: 202, description: "the chain, its first step queued", schema: ChainResourceSchema },
-    errors: { 415: true },
   }),
   v1.get("/chains/:id", {
     operationId: "getChain",

@@ -112,7 +112,6 @@ export const extensionOperations = [
     tags: [TAGS.extensions],
     body: { schema: ExtensionCreateSchema },
     ok: { status: 202, description: "the job, stored and queued", schema: JobResourceSchema },
-    errors: { 415: true },
   }),
   v1.get("/extensions", {
     operationId: "listExtensions",
@@ -147,7 +146,6 @@ export const extensionOperations = [
     tags: [TAGS.batches],
     body: { schema: BatchCreateSchema },
     ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
-    errors: { 415: true },
   }),
   v1.get("/batches/:id", {
     operationId: "getBatch",
