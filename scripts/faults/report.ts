@@ -39,7 +39,7 @@ export function printScenario(r: Result): void {
           .map(([c, n]) => `${c} ${n}`)
           .join(", ") || "-",
       ],
-      ["upstream", `${s.tasksCreated} tasks, ${s.createRequests} create calls, rejected ${JSON.stringify(s.rejectedByCode)}`],
+      ["upstream", `${s.tasksCreated} tasks, ${s.createRequests} create calls, ${s.queryRequests} task queries, rejected ${JSON.stringify(s.rejectedByCode)}`],
       [
         "callbacks",
         `${s.callbacksSent ?? "?"} delivered, ${s.callbacksFailed ?? "?"} failed after retries, ${s.callbacksDropped ?? "?"} dropped, ${s.callbacksDuplicated ?? "?"} duplicated, ${s.callbacksReordered ?? "?"} reordered`,

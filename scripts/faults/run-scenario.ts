@@ -41,6 +41,7 @@ function scenarioContext(args: {
   const { sandboxUrl } = processes;
   const ctx: Ctx = {
     scenario: args.scenario,
+    jobs: args.scenario.jobs ?? JOBS,
     logDir: args.logDir,
     apiUrl: processes.apiUrl,
     sandboxUrl,
@@ -52,6 +53,7 @@ function scenarioContext(args: {
     progress: { rows: 0, final: 0, lastFinishedAt: 0, byStatus: {}, dbPeakInFlight: 0, observedAt: 0 },
     accepted: new Set(),
     submissionDone: false,
+    counters: { apiErrors: 0 },
     facts: args.facts,
     notes: args.notes,
     readyz: [],
@@ -66,8 +68,9 @@ function scenarioContext(args: {
       });
     },
     async waitFinished(fraction) {
-      while (ctx.progress.final < fraction * JOBS && Date.now() < ctx.deadline) await sleep(100);
+      while (ctx.progress.final < fraction * ctx.jobs && Date.now() < ctx.deadline) await sleep(100);
     },
+    submit: (jobs) => submitAll(ctx, args.index, ctx.counters, jobs),
     killWorker: (slot) => processes.killWorker(slot),
     startWorker: (slot) => processes.startWorker(slot),
     mark(what) {
@@ -81,10 +84,9 @@ function scenarioContext(args: {
  * Submits every job and runs the fault at the same time, then waits until everything is submitted, the
  * fault is over and every row is final (converged), or nothing moves for STALL_MS (stalled), or the deadline.
  */
-async function driveToConvergence(ctx: Ctx, index: number): Promise<{ convergeMs: number | null; stalled: boolean; apiErrors: number }> {
-  const { scenario, notes } = ctx;
-  const counters: { apiErrors: number; rateLimited?: number } = { apiErrors: 0 };
-  const submission = submitAll(ctx, index, counters).then(
+async function driveToConvergence(ctx: Ctx): Promise<{ convergeMs: number | null; stalled: boolean; apiErrors: number }> {
+  const { scenario, notes, counters } = ctx;
+  const submission = ctx.submit({ count: ctx.jobs, offset: 0 }).then(
     () => {
       ctx.submissionDone = true;
     },
@@ -208,7 +210,7 @@ export async function runScenario(scenario: Scenario, index: number): Promise<Re
     ctx.started = started = Date.now();
     ctx.deadline = ctx.started + TIMEOUT_MS;
     background.push(monitor(ctx, stop), watchReadyz(ctx, stop));
-    const { convergeMs, stalled, apiErrors } = await driveToConvergence(ctx, index);
+    const { convergeMs, stalled, apiErrors } = await driveToConvergence(ctx);
     // Let late callbacks and polls land, then freeze Postgres and Redis (workers and api stopped) so
     // the rows, the queue and the sandbox's tasks are compared at one moment. The sandbox stays up.
     if (convergeMs === null) diagnosis.push(...(await liveQueueSnapshot(ctx)));

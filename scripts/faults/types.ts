@@ -11,6 +11,8 @@ export interface SandboxStats {
   tasksCreated: number;
   peakInFlight: number;
   createRequests: number;
+  /** Task queries (lookups before a re-send, reconciler polls). */
+  queryRequests: number;
   rejectedByCode: Record<string, number>;
   jobsWithMultipleTasks: number;
   callbacksSent: number;
@@ -38,6 +40,8 @@ export interface Progress {
 
 export interface Ctx {
   scenario: Scenario;
+  /** How many jobs the suite submits at the start (`scenario.jobs`, else FAULTS_JOBS). */
+  jobs: number;
   logDir: string;
   apiUrl: string;
   sandboxUrl: string;
@@ -49,6 +53,8 @@ export interface Ctx {
   progress: Progress;
   accepted: Set<string>;
   submissionDone: boolean;
+  /** Failed api calls while submitting (retried or reported). */
+  counters: { apiErrors: number; rateLimited?: number };
   /** Scenario-specific measurements, shown in its table and used by its checks. */
   facts: Record<string, Cell>;
   notes: string[];
@@ -57,8 +63,10 @@ export interface Ctx {
   proxy?: SlowProxy;
   sandboxStats(): Promise<SandboxStats>;
   sandboxOptions(patch: Record<string, unknown>): Promise<void>;
-  /** Waits until this fraction of JOBS is final (or the deadline). */
+  /** Waits until this fraction of `jobs` is final (or the deadline). */
   waitFinished(fraction: number): Promise<void>;
+  /** Submits more jobs, numbered from `offset` (the suite's own are 0 … jobs-1). */
+  submit(jobs: { count: number; offset: number }): Promise<void>;
   killWorker(slot: number): Promise<void>;
   startWorker(slot: number): Service;
   mark(what: string): void;
@@ -68,10 +76,14 @@ export interface Scenario {
   key: string;
   title: string;
   workers: number;
+  /** Jobs the suite submits at the start (default FAULTS_JOBS). */
+  jobs?: number;
   /** A reason when the scenario is skipped. */
   skip?: string;
   sandboxEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
+  /** Settings the suite normally shortens for every scenario that this one leaves at the worker's defaults. */
+  workerDefaults?: string[];
   /** Put a proxy between worker and sandbox that holds every create answer back this long. */
   upstreamAnswerDelayMs?: number;
   /** Error codes a `failed` job may carry here (anything else is a bug). */

@@ -15,6 +15,8 @@ export interface SandboxStats extends CallbackCounters {
   peakInFlight: number;
   /** Every create request that reached the sandbox, whatever its answer. */
   createRequests: number;
+  /** Every task query (`GET …/video-extend/:id`, by task id or external_task_id) that reached the sandbox, whatever its answer. */
+  queryRequests: number;
   /** Create requests answered with an error, by upstream code (acceptThenFail answers count under "5000"). */
   rejectedByCode: Record<string, number>;
   /**
@@ -55,6 +57,7 @@ export function createControl(core: SandboxCore): SandboxControl {
       inFlight: tasksByStatus.submitted + tasksByStatus.processing,
       peakInFlight: state.peakInFlight,
       createRequests: state.createRequests,
+      queryRequests: state.queryRequests,
       rejectedByCode: { ...state.rejectedByCode },
       jobsWithMultipleTasks,
       ...state.counters,

@@ -190,6 +190,8 @@ function createKlingRouter(core: SandboxCore): express.Router {
     if (req.method === "POST" && req.path === "/v1/videos/video-extend") {
       res.locals.isCreate = true;
       core.state.createRequests++;
+    } else if (req.method === "GET" && req.path.startsWith("/v1/videos/video-extend/")) {
+      core.state.queryRequests++;
     }
     if (core.options.responseDelayMs > 0) {
       await delay(core.options.responseDelayMs, undefined, { signal: core.closing.signal }).catch(() => undefined);

@@ -35,6 +35,7 @@ export interface State {
   callbacks: CallbackSender;
   counters: CallbackCounters;
   createRequests: number;
+  queryRequests: number;
   rejectedByCode: Record<string, number>;
   peakInFlight: number;
   seq: number;
@@ -87,6 +88,7 @@ export function newState(core: Pick<SandboxCore, "options" | "random">): State {
     counters,
     callbacks: createCallbackSender({ options: () => core.options, random: () => core.random, counters, signal: abort.signal }),
     createRequests: 0,
+    queryRequests: 0,
     rejectedByCode: {},
     peakInFlight: 0,
     seq: 0,

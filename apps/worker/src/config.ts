@@ -31,17 +31,31 @@ export const WorkerConfigSchema = z
     SLOT_POLL_MS: z.coerce.number().int().min(10).default(250),
     /** How long submissions stop after 1100-1102 (account exception / arrears / resource pack). */
     ACCOUNT_PAUSE_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
-    /** BullMQ lock on an active submit; must outlive one upstream call. */
-    LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(60_000),
+    /**
+     * BullMQ lock on an active submit, renewed every LOCK_RENEW_MS while it runs. A killed worker's
+     * submits are taken over once their lock has expired and a stalled check (STALLED_INTERVAL_MS) saw
+     * it: within LOCK_DURATION_MS + STALLED_INTERVAL_MS (27 s by default).
+     */
+    LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(22_000),
+    /** How often a worker renews the locks of its active submits. */
+    LOCK_RENEW_MS: z.coerce.number().int().min(100).default(2_000),
+    /** How often workers look for submits whose lock expired (their worker died) and put them back. */
+    STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
     /** How often the sweeper re-enqueues jobs missing from the queue (after a Redis flush, say). */
     SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
     /** Jobs younger than this are left alone by the sweeper (the API is still enqueueing them). */
     SWEEP_MIN_AGE_MS: z.coerce.number().int().min(0).default(10_000),
     SWEEP_BATCH: z.coerce.number().int().min(1).default(20_000),
-    /** How often the reconciler runs. */
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
-    /** A job upstream has not reported on for this long is polled. */
+    /** How often the reconciler runs (a run with nothing due costs a few queries). */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+    /**
+     * A running task is polled once it is overdue against how long the account's recent tasks took
+     * (their 90th percentile; half their median while callbacks are seen missing), but never sooner
+     * than RECONCILE_MIN_AFTER_MS and never later than RECONCILE_AFTER_MS after upstream accepted it
+     * or it was last polled. RECONCILE_AFTER_MS also applies until enough recent tasks are known.
+     */
     RECONCILE_AFTER_MS: z.coerce.number().int().min(0).default(120_000),
+    RECONCILE_MIN_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
     /** Upstream queries per reconcile run, and per second. */
     RECONCILE_BATCH: z.coerce.number().int().min(1).default(100),
     RECONCILE_RPS: z.coerce.number().min(0.1).default(10),
@@ -84,8 +98,14 @@ export const WorkerConfigSchema = z
     if (!jwt && !c.KLING_API_KEY) {
       ctx.addIssue({ code: "custom", path: ["KLING_API_KEY"], message: "set KLING_API_KEY (proxy) or KLING_ACCESS_KEY + KLING_SECRET_KEY (official API)" });
     }
-    if (c.KLING_HTTP_TIMEOUT_MS * 2 > c.LOCK_DURATION_MS) {
-      ctx.addIssue({ code: "custom", path: ["LOCK_DURATION_MS"], message: "must be at least twice KLING_HTTP_TIMEOUT_MS, so an upstream call never outlives the job lock" });
+    // A renewal may be up to LOCK_RENEW_MS away when an upstream call starts: the lock must still
+    // outlive the call if no renewal lands during it.
+    if (c.LOCK_DURATION_MS - c.LOCK_RENEW_MS < c.KLING_HTTP_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["LOCK_DURATION_MS"],
+        message: "must be at least KLING_HTTP_TIMEOUT_MS + LOCK_RENEW_MS, so an upstream call never outlives the job lock",
+      });
     }
   });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;

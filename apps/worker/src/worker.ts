@@ -79,10 +79,13 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     connection: workerConnection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
-    // An upstream call (KLING_HTTP_TIMEOUT_MS, at most half of this) always ends inside the lock,
-    // which BullMQ renews every lockDuration/2 while the processor runs.
+    // BullMQ renews the lock every lockRenewTime while the processor runs, and an upstream call
+    // (KLING_HTTP_TIMEOUT_MS) ends inside the lock even if no renewal lands during it (config.ts).
+    // A dead worker's submits are back in the queue lockDuration + stalledInterval after its death
+    // at the latest: the shorter both, the sooner another worker resumes them.
     lockDuration: config.LOCK_DURATION_MS,
-    stalledInterval: config.LOCK_DURATION_MS,
+    lockRenewTime: config.LOCK_RENEW_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: 5,
     ...JOB_CATALOG.submit.worker,
     settings: { backoffStrategy: (attemptsMade: number) => submitBackoffMs(attemptsMade) },
@@ -98,8 +101,10 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const sweeper = new SweeperSystem(resources, { sweepMinAgeMs: config.SWEEP_MIN_AGE_MS, sweepBatch: config.SWEEP_BATCH });
   const reconciler = new ReconcilerSystem(resources, engine, {
     reconcileAfterMs: config.RECONCILE_AFTER_MS,
+    reconcileMinAfterMs: config.RECONCILE_MIN_AFTER_MS,
     reconcileBatch: config.RECONCILE_BATCH,
     reconcileRps: config.RECONCILE_RPS,
+    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     taskDeadlineMs: config.TASK_DEADLINE_MS,
   });
   const maintenance: RunningWorker["maintenance"] = { sweep: (now) => sweeper.sweep(now), reconcile: (now) => reconciler.reconcile(now) };
@@ -109,7 +114,14 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const maintenanceWorker = new Worker(
     m.queue,
     async (job) => (job.name === m.jobs.sweep ? maintenance.sweep() : maintenance.reconcile()),
-    { connection: maintenanceConnection, prefix: config.QUEUE_PREFIX, concurrency: 1, lockDuration: config.LOCK_DURATION_MS },
+    {
+      connection: maintenanceConnection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: 1,
+      lockDuration: config.LOCK_DURATION_MS,
+      lockRenewTime: config.LOCK_RENEW_MS,
+      stalledInterval: config.STALLED_INTERVAL_MS,
+    },
   );
   maintenanceWorker.on("failed", (job, err) => logger.error({ task: job?.name, err: err.message }, "maintenance run failed"));
   maintenanceWorker.on("error", (err) => logger.error({ err: err.message }, "maintenance worker error"));

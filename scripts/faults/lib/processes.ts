@@ -131,6 +131,19 @@ export async function startScenarioProcesses(args: {
     scenario.upstreamAnswerDelayMs !== undefined
       ? await startSlowProxy({ target: sandboxUrl, answerDelayMs: scenario.upstreamAnswerDelayMs })
       : undefined;
+  // Shorter than the worker's defaults, so a scenario's safety nets act within its few minutes. The
+  // submit lock keeps its default: how soon a killed worker's submits resume is measured as shipped.
+  const shortened: Record<string, string> = {
+    KLING_HTTP_TIMEOUT_MS: "5000",
+    SLOT_POLL_MS: "50",
+    SWEEP_INTERVAL_MS: "2000",
+    SWEEP_MIN_AGE_MS: "2000",
+    RECONCILE_INTERVAL_MS: "2000",
+    RECONCILE_AFTER_MS: "3000",
+    RECONCILE_RPS: "50",
+    RECONCILE_BATCH: "200",
+  };
+  for (const name of scenario.workerDefaults ?? []) delete shortened[name];
   const workerEnv: Record<string, string> = {
     ...common,
     KLING_BASE_URL: proxy?.url ?? sandboxUrl,
@@ -139,15 +152,7 @@ export async function startScenarioProcesses(args: {
     PUBLIC_BASE_URL: apiUrl,
     CALLBACK_SECRET,
     KLING_MAX_IN_FLIGHT: String(CAP),
-    KLING_HTTP_TIMEOUT_MS: "5000",
-    LOCK_DURATION_MS: "10000",
-    SLOT_POLL_MS: "50",
-    SWEEP_INTERVAL_MS: "2000",
-    SWEEP_MIN_AGE_MS: "2000",
-    RECONCILE_INTERVAL_MS: "2000",
-    RECONCILE_AFTER_MS: "3000",
-    RECONCILE_RPS: "50",
-    RECONCILE_BATCH: "200",
+    ...shortened,
     // Several workers share this host: any free port for their /metrics.
     METRICS_PORT: "0",
     ...scenario.workerEnv,

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { Client } from "pg";
-import { API_TOKEN, CHUNK, FINAL, IN_FLIGHT, JOBS, REDIS_URL, SANDBOX_KEY, secs } from "../settings";
+import { API_TOKEN, CHUNK, FINAL, IN_FLIGHT, REDIS_URL, SANDBOX_KEY, secs } from "../settings";
 import type { Ctx } from "../types";
 
 export async function pgQuery<T extends Record<string, unknown>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -29,18 +29,25 @@ function item(scenarioIndex: number, i: number) {
 }
 
 /**
- * Posts JOBS items in batches of CHUNK. A batch POST is not idempotent, so it is retried only when the
- * api certainly wrote nothing: 503 (Postgres unavailable) or a refused connection. Any other failure
- * may have stored the batch: it is reported and that chunk is not sent again.
+ * Posts `jobs.count` items (numbered from `jobs.offset`: each number is a distinct source video) in
+ * batches of CHUNK. A batch POST is not idempotent, so it is retried only when the api certainly wrote
+ * nothing: 503 (Postgres unavailable) or a refused connection. Any other failure may have stored the
+ * batch: it is reported and that chunk is not sent again.
  */
-export async function submitAll(ctx: Ctx, scenarioIndex: number, counters: { apiErrors: number; rateLimited?: number }): Promise<void> {
+export async function submitAll(
+  ctx: Ctx,
+  scenarioIndex: number,
+  counters: { apiErrors: number; rateLimited?: number },
+  jobs: { count: number; offset: number },
+): Promise<void> {
   const report = (line: string) => {
     counters.apiErrors++;
     if (counters.apiErrors <= 5) ctx.notes.push(line);
     if (counters.apiErrors > 40) throw new Error(`the api failed ${counters.apiErrors} times; stopped submitting`);
   };
-  for (let start = 0; start < JOBS; start += CHUNK) {
-    const items = Array.from({ length: Math.min(CHUNK, JOBS - start) }, (_, k) => item(scenarioIndex, start + k));
+  const end = jobs.offset + jobs.count;
+  for (let start = jobs.offset; start < end; start += CHUNK) {
+    const items = Array.from({ length: Math.min(CHUNK, end - start) }, (_, k) => item(scenarioIndex, start + k));
     for (;;) {
       let retry = false;
       let rateLimitedMs = 0;

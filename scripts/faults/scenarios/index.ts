@@ -10,6 +10,7 @@ import { redisRestart } from "./3c-redis-restart";
 import { postgresRestart } from "./4-postgres-restart";
 import { hostileUpstream } from "./5-hostile-upstream";
 import { accountPaused } from "./6-account-paused";
+import { callbackLoss } from "./7-callback-loss";
 
 export const SCENARIOS: Scenario[] = [
   workerSigkill,
@@ -21,4 +22,5 @@ export const SCENARIOS: Scenario[] = [
   postgresRestart,
   hostileUpstream,
   accountPaused,
+  callbackLoss,
 ];

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { callbackUrl, JOB_CATALOG, SubmitPayloadSchema } from "@kex/core";
-import { getJob, insertJobEvent, recordSubmitAttempt, type Job } from "@kex/db";
+import { getJob, insertJobEvent, recordSubmitAttempt, uncountSubmitAttempt, type Job } from "@kex/db";
 import { classifyUpstreamError, type KlingErrorResult, type UpstreamVerdict } from "@kex/kling";
 import { DelayedError, Worker, type Job as BullJob } from "bullmq";
 import type { Engine } from "../engine";
@@ -220,6 +220,10 @@ export class SubmitSystem {
         return;
       }
     }
-    return this.onVerdict(bullJob, token, attempt, classifyUpstreamError(created), created);
+    const verdict = classifyUpstreamError(created);
+    // A create refused at upstream's parallel-task limit made no task: it does not count, so the next
+    // attempt sends the create again without first looking for a task (unless an earlier call may have made one).
+    if (verdict.kind === "at_capacity") await uncountSubmitAttempt(db, job.id);
+    return this.onVerdict(bullJob, token, attempt, verdict, created);
   }
 }
