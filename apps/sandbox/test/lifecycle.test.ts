@@ -22,7 +22,9 @@ describe("sandbox lifecycle, videos and concurrency", () => {
   }
 
   it("goes submitted → processing → succeed, adding 4.5 s to a fresh 5.0 s source", async () => {
-    sandbox.setOptions({ processingDelayMs: 80, completeDelayMinMs: 80, completeDelayMaxMs: 80 });
+    // Delays long enough that the first query lands before `processing` even on a loaded machine (at
+    // 80 ms it did not once, with 2 cores running the whole suite).
+    sandbox.setOptions({ processingDelayMs: 1000, completeDelayMinMs: 80, completeDelayMaxMs: 80 });
     const created = await client.create({ video_id: FRESH_VIDEO, prompt: "p" });
     const taskId = created.body.data.task_id as string;
     expect((await client.get(taskId)).body.data.task_status).toBe("submitted");
