@@ -19,7 +19,7 @@ import { countRows } from "./row-counts";
  * (`FUZZ_SEED=<n>` for another sequence, or to replay the seed a failure reports).
  */
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_202);
 
 // ---------------------------------------------------------------------------------------------
