@@ -41,7 +41,7 @@ describe("BoundedJsonParser", () => {
   });
 
   it("names a string that is too long by its key even when the key is escaped or split across chunks", () => {
-    expect(refusal(() => parse(`{"items":[{"pr\u006fmpt":"${"x".repeat(200)}"}]}`, { maxStringBytes: 100 }, 3))).toMatchObject({
+    expect(refusal(() => parse(`{"items":[{"pr\\u006fmpt":"${"x".repeat(200)}"}]}`, { maxStringBytes: 100 }, 3))).toMatchObject({
       details: [{ field: "items.0.prompt", rule: "too_big" }],
     });
   });
