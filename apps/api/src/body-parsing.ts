@@ -1,8 +1,8 @@
 import type { Readable, Transform } from "node:stream";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { BATCH_MAX_ITEMS } from "@kex/contract";
 import type { Request, RequestHandler } from "express";
-import { BoundedJsonParser, joinSegments, parseJsonBytes, tooLarge, type JsonBodyLimits } from "./bounded-json-parser";
+import { BodyBytes, decoderFor, isContentEncoding, joinSegments, undecodable, type ContentEncoding } from "./body-bytes";
+import { BoundedJsonParser, parseJsonBytes, tooLarge, type JsonBodyLimits } from "./bounded-json-parser";
 import { ApiError } from "./errors";
 import { ParseWorker } from "./parse-worker";
 import type { BodySchemaName } from "./parse-worker-thread";
@@ -72,21 +72,11 @@ function checkMediaType(req: Request): void {
   }
 }
 
-/** The decompressor for the body's Content-Encoding (none for `identity`): a stream, so the inflated size is capped as it grows. */
-function decoderFor(req: Request): Transform | undefined {
+/** The body's Content-Encoding, when it is one the api reads (415 otherwise). */
+function contentEncoding(req: Request): ContentEncoding {
   const encoding = (req.get("content-encoding") ?? "identity").trim().toLowerCase();
-  switch (encoding) {
-    case "identity":
-      return undefined;
-    case "gzip":
-      return createGunzip();
-    case "deflate":
-      return createInflate();
-    case "br":
-      return createBrotliDecompress();
-    default:
-      throw unsupportedMediaType("Content-Encoding", `Content-Encoding ${encoding} is not supported: send the body as is, or with gzip, deflate or br`);
-  }
+  if (isContentEncoding(encoding)) return encoding;
+  throw unsupportedMediaType("Content-Encoding", `Content-Encoding ${encoding} is not supported: send the body as is, or with gzip, deflate or br`);
 }
 
 /**
@@ -112,30 +102,48 @@ function discardRest(req: Request, decoder: Transform | undefined): void {
 /**
  * Reads a JSON body within `rules` (see `JsonBodyRules`): undefined when there is none, a 415 when
  * it is not UTF-8 JSON in a supported encoding, a 413 or 400 naming the limit at the first byte past
- * it. Scanned as the chunks arrive, so no request holds the event loop for long; a big body with a
- * schema is parsed and checked in `worker`.
+ * it. Scanned as the chunks arrive, so no request holds the event loop for long. With a schema and a
+ * `worker`, a compressed body is inflated, and a big one parsed and checked, in the worker.
  */
 export async function readJsonBody(req: Request, rules: JsonBodyRules, worker?: ParseWorker): Promise<unknown> {
   if (!announcesBody(req)) return undefined;
-  let decoder: Transform | undefined;
+  let encoding: ContentEncoding;
   try {
     checkMediaType(req);
     if (Number(req.headers["content-length"]) > rules.maxBytes) throw tooLarge(rules.maxBytes);
-    decoder = decoderFor(req);
+    encoding = contentEncoding(req);
   } catch (err) {
     discardRest(req, undefined);
     throw err;
   }
+  const { schema } = rules;
+  if (schema !== undefined && worker !== undefined && encoding !== "identity") {
+    // Inflating is where a compressed body costs (61 KB can hold 60 MB): all of it happens in the worker.
+    const sent = new BodyBytes();
+    await readStream(req, undefined, encoding, (chunk) => {
+      if (sent.length + chunk.length > rules.maxBytes) throw tooLarge(rules.maxBytes);
+      sent.append(chunk);
+    });
+    return valueOf(await worker.check({ segments: sent.segmentsSoFar(), encoding, limits: rules, schema }));
+  }
+  const decoder = decoderFor(encoding);
   const parser = new BoundedJsonParser(rules);
-  await scanStream(req, decoder, parser);
+  await readStream(req, decoder, encoding, (chunk) => parser.write(chunk));
   const segments = parser.finish();
   if (segments === undefined) return undefined;
-  const offThread = rules.schema !== undefined && worker !== undefined && (parser.received >= OFF_THREAD_MIN_BYTES || parser.values >= OFF_THREAD_MIN_VALUES);
-  return parseJsonBytes(offThread ? await worker.check(segments, rules.schema!) : joinSegments(segments));
+  if (schema !== undefined && worker !== undefined && (parser.received >= OFF_THREAD_MIN_BYTES || parser.values >= OFF_THREAD_MIN_VALUES)) {
+    return valueOf(await worker.check({ segments, encoding, limits: rules, schema }));
+  }
+  return parseJsonBytes(joinSegments(segments));
 }
 
-/** Feeds the body to `parser` as it arrives; settles when it has ended or was refused (the rest is then dropped). */
-function scanStream(req: Request, decoder: Transform | undefined, parser: BoundedJsonParser): Promise<void> {
+const valueOf = (body: Buffer): unknown => (body.length === 0 ? undefined : parseJsonBytes(body));
+
+/**
+ * Feeds each chunk of the body (inflated by `decoder`, when there is one) to `take` as it arrives;
+ * settles when the body has ended or was refused (`take` threw: the rest is then dropped).
+ */
+function readStream(req: Request, decoder: Transform | undefined, encoding: ContentEncoding, take: (chunk: Buffer) => void): Promise<void> {
   const source: Readable = decoder ? req.pipe(decoder) : req;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -151,14 +159,13 @@ function scanStream(req: Request, decoder: Transform | undefined, parser: Bounde
     };
     const onData = (chunk: Buffer) => {
       try {
-        parser.write(chunk);
+        take(chunk);
       } catch (err) {
         finish(err);
       }
     };
     const onEnd = () => finish(null);
-    const onDecodeError = (err: Error) =>
-      finish(!decoder ? aborted() : new ApiError(400, "invalid_json", `the body could not be decoded (${req.get("content-encoding")}): ${err.message}`));
+    const onDecodeError = (err: Error) => finish(!decoder ? aborted() : undecodable(encoding, err));
     const onAborted = () => finish(aborted());
     const onClose = () => {
       if (!req.complete) finish(aborted());

@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { ApiErrorCode } from "@kex/contract";
+import { BodyBytes, joinSegments } from "./body-bytes";
 import { ApiError } from "./errors";
 
 /** What one JSON body may hold. Each limit is checked as the bytes arrive, before anything past it is built. */
@@ -33,12 +34,6 @@ const malformed = (message: string): ApiError => new ApiError(400, "invalid_json
 export const tooLarge = (maxBytes: number): ApiError =>
   bodyError(413, "payload_too_large", "(body)", "too_large", `larger than ${maxBytes} bytes`, `larger than the limit (${maxBytes} bytes)`);
 
-const FIRST_SEGMENT_BYTES = 16 * 1024;
-const MAX_SEGMENT_BYTES = 1024 * 1024;
-
-/** One buffer of the body held in `segments` (see `BoundedJsonParser.finish`). */
-export const joinSegments = (segments: Buffer[]): Buffer => (segments.length === 1 ? segments[0]! : Buffer.concat(segments));
-
 /** How many backslashes end `bytes[from, to)`: an odd number escapes the byte at `to`. */
 function backslashesBefore(bytes: Buffer, from: number, to: number): number {
   let at = to;
@@ -69,13 +64,8 @@ export function parseJsonBytes(bytes: Buffer): unknown {
  * that is not, they may be off, and `JSON.parse` refuses it anyway.
  */
 export class BoundedJsonParser {
-  /**
-   * The body so far, copied into buffers of its own (a chunk may share its memory with the socket or the
-   * decompressor) that can be handed to another thread without a copy. A copy as each chunk arrives is
-   * cheap; one copy of a whole 64 MB body at its end held the event loop for a quarter of a second.
-   */
-  private readonly segments: Buffer[] = [];
-  private segmentUsed = 0;
+  /** The body so far: what it returns, and where the keys that name a refusal are read. */
+  private readonly body = new BodyBytes();
   private bytes = 0;
   private valueCount = 0;
   /** Open containers; the arrays below are indexed by depth (0: the top-level value). */
@@ -121,7 +111,7 @@ export class BoundedJsonParser {
     const base = this.bytes;
     this.bytes += chunk.length;
     if (this.bytes > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
-    this.keep(chunk);
+    this.body.append(chunk);
     let at = 0;
     if (this.inString) at = this.readString(chunk, 0, base);
     while (at < chunk.length) {
@@ -176,31 +166,13 @@ export class BoundedJsonParser {
   finish(): Buffer[] | undefined {
     if (this.bytes === 0) return undefined;
     if (!this.rootClosed) throw malformed("the body ended before its JSON value did");
-    const last = this.segments.length - 1;
-    this.segments[last] = this.segments[last]!.subarray(0, this.segmentUsed);
-    return this.segments;
+    return this.body.segmentsSoFar();
   }
 
   /** The parsed value once the body has ended; undefined for a body of zero bytes. */
   end(): unknown {
     const segments = this.finish();
     return segments === undefined ? undefined : parseJsonBytes(joinSegments(segments));
-  }
-
-  private keep(chunk: Buffer): void {
-    let copied = 0;
-    while (copied < chunk.length) {
-      let segment = this.segments.at(-1);
-      if (segment === undefined || this.segmentUsed === segment.length) {
-        // Small bodies (most) take one small buffer; big ones go up to 1 MB a buffer.
-        segment = Buffer.allocUnsafeSlow(Math.min(Math.max(FIRST_SEGMENT_BYTES, this.bytes - chunk.length + copied), MAX_SEGMENT_BYTES));
-        this.segments.push(segment);
-        this.segmentUsed = 0;
-      }
-      const n = chunk.copy(segment, this.segmentUsed, copied);
-      this.segmentUsed += n;
-      copied += n;
-    }
   }
 
   private open(array: boolean): void {
@@ -293,25 +265,11 @@ export class BoundedJsonParser {
 
   private key(level: number): string {
     if (this.keyStart[level]! < 0) return "";
-    const raw = this.slice(this.keyStart[level]!, this.keyEnd[level]!).toString("utf8");
+    const raw = this.body.slice(this.keyStart[level]!, this.keyEnd[level]!).toString("utf8");
     try {
       return JSON.parse(`"${raw}"`) as string;
     } catch {
       return raw;
     }
-  }
-
-  /** Bytes `[start, end)` of the body written so far. */
-  private slice(start: number, end: number): Buffer {
-    const parts: Buffer[] = [];
-    let offset = 0;
-    for (const chunk of this.segments) {
-      const from = Math.max(start - offset, 0);
-      const to = Math.min(end - offset, chunk.length);
-      if (from < to) parts.push(chunk.subarray(from, to));
-      offset += chunk.length;
-      if (offset >= end) break;
-    }
-    return Buffer.concat(parts);
   }
 }

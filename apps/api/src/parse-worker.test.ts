@@ -1,4 +1,6 @@
+import { gzipSync } from "node:zlib";
 import { BatchCreateSchema } from "@kex/contract";
+import { BodyBytes } from "./body-bytes";
 import { BoundedJsonParser } from "./bounded-json-parser";
 import { ApiError, parseOr400 } from "./errors";
 import { ParseWorker } from "./parse-worker";
@@ -12,6 +14,15 @@ function segmentsOf(text: string): Buffer[] {
   for (let offset = 0; offset < bytes.length; offset += 60_000) parser.write(bytes.subarray(offset, offset + 60_000));
   return parser.finish()!;
 }
+
+/** `bytes` as sent, in buffers of their own. */
+function sent(bytes: Buffer): Buffer[] {
+  const body = new BodyBytes();
+  body.append(bytes);
+  return body.segmentsSoFar();
+}
+
+const batch = (segments: Buffer[], encoding: "identity" | "gzip" = "identity") => ({ segments, encoding, limits: LIMITS, schema: "batch" as const });
 
 async function refusal(promise: Promise<unknown>): Promise<ApiError> {
   const err = await promise.then(
@@ -32,7 +43,7 @@ describe("ParseWorker", () => {
     const text = JSON.stringify({ items: Array.from({ length: 3_000 }, (_, i) => item(i)) });
     const segments = segmentsOf(text);
     expect(segments.length).toBeGreaterThan(1);
-    const body = await worker.check(segments, "batch");
+    const body = await worker.check(batch(segments));
     expect(body.toString("utf8")).toBe(text);
     // Handed over: the buffers the parser filled are no longer usable here.
     expect(segments[0]!.buffer.byteLength).toBe(0);
@@ -46,7 +57,7 @@ describe("ParseWorker", () => {
     } catch (err) {
       expected = err as ApiError;
     }
-    const err = await refusal(worker.check(segmentsOf(JSON.stringify(body)), "batch"));
+    const err = await refusal(worker.check(batch(segmentsOf(JSON.stringify(body)))));
     expect({ status: err.status, code: err.code, message: err.message, details: err.details }).toEqual({
       status: 400,
       code: "validation_failed",
@@ -56,20 +67,28 @@ describe("ParseWorker", () => {
   });
 
   it("refuses text that is not JSON or not UTF-8 as invalid_json", async () => {
-    expect(await refusal(worker.check(segmentsOf('{"items":[{"a":"\t"}]}'), "batch"))).toMatchObject({ status: 400, code: "invalid_json" });
+    expect(await refusal(worker.check(batch(segmentsOf('{"items":[{"a":"\t"}]}'))))).toMatchObject({ status: 400, code: "invalid_json" });
     const latin1 = new BoundedJsonParser(LIMITS);
     latin1.write(Buffer.concat([Buffer.from('{"items":["caf'), Buffer.from([0xe9]), Buffer.from('"]}')]));
-    expect(await refusal(worker.check(latin1.finish()!, "batch"))).toMatchObject({ status: 400, code: "invalid_json" });
+    expect(await refusal(worker.check(batch(latin1.finish()!)))).toMatchObject({ status: 400, code: "invalid_json" });
+  });
+
+  it("inflates a compressed body there, within the limits counted after inflating", async () => {
+    const text = JSON.stringify({ items: [item(1), item(2)] });
+    expect((await worker.check(batch(sent(gzipSync(text)), "gzip"))).toString()).toBe(text);
+    const flood = gzipSync(`{"items":[${"{},".repeat(2_000_000)}{}]}`);
+    expect(await refusal(worker.check(batch(sent(flood), "gzip")))).toMatchObject({ status: 400, details: [{ field: "items", rule: "too_big" }] });
+    expect(await refusal(worker.check(batch(sent(Buffer.from(text)), "gzip")))).toMatchObject({ status: 400, code: "invalid_json" });
   });
 
   it("stops its thread when idle and starts another for the next body", async () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     const text = JSON.stringify({ items: [item(1)] });
-    expect((await worker.check(segmentsOf(text), "batch")).toString()).toBe(text);
+    expect((await worker.check(batch(segmentsOf(text)))).toString()).toBe(text);
   });
 
   it("fails what it holds when it is stopped", async () => {
-    const failed = expect(worker.check(segmentsOf(JSON.stringify({ items: [item(1)] })), "batch")).rejects.toThrow("the parse worker was stopped");
+    const failed = expect(worker.check(batch(segmentsOf(JSON.stringify({ items: [item(1)] }))))).rejects.toThrow("the parse worker was stopped");
     await worker.close();
     await failed;
   });

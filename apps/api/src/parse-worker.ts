@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { ApiError } from "./errors";
-import type { BodySchemaName, ParseAnswer, ParseTask } from "./parse-worker-thread";
+import type { ParseAnswer, ParseTask } from "./parse-worker-thread";
 
 /**
  * The thread runs this app's TypeScript (the schemas, the error shapes): it registers tsx before it loads
@@ -38,18 +38,19 @@ export class ParseWorker {
   }
 
   /**
-   * Parses `segments` (a body within its limits: `BoundedJsonParser.finish`, handed over, not copied)
-   * and checks it against `schema`: the body again when it is valid, the 400 the route would give when not.
+   * Reads a body in the thread as `readJsonBody` would (inflating it, within its limits), parses it and
+   * checks it against its schema: the body, inflated, when it is valid (empty when there was none); the
+   * 4xx that `readJsonBody` or the route would give when not. The segments are handed over, not copied.
    */
-  check(segments: Buffer[], schema: BodySchemaName): Promise<Buffer> {
+  check(body: Omit<ParseTask, "id">): Promise<Buffer> {
     const worker = this.started();
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      const task: ParseTask = { id, segments, schema };
-      worker.postMessage(task, segments.map((s) => s.buffer as ArrayBuffer));
+      const task: ParseTask = { id, ...body };
+      worker.postMessage(task, body.segments.map((s) => s.buffer as ArrayBuffer));
     });
   }
 
