@@ -12,9 +12,9 @@ export type { JsonBodyLimits } from "./bounded-json-parser";
 /** How a route's JSON bodies are read: their limits, and the schema the route checks them with, when it is known here. */
 export interface JsonBodyRules extends JsonBodyLimits {
   /**
-   * A body big enough (see `OFF_THREAD_MIN_BYTES`) is parsed and checked against this schema in the
-   * parse worker, and an invalid one refused there with the 400 the route would give: its route gets
-   * only bodies that are valid, the only ones whose parsing the event loop still pays for.
+   * A compressed body, or one big enough (see `OFF_THREAD_MIN_BYTES`), is read, parsed and checked
+   * against this schema in the parse worker, and an invalid one refused there with the 400 the route
+   * would give: its route gets only valid ones, the only bodies whose parsing the event loop pays for.
    */
   schema?: BodySchemaName;
 }
