@@ -9,7 +9,7 @@ const MAX_SEGMENT_BYTES = 1024 * 1024;
  * A body's bytes as they arrive, copied into buffers of its own (a chunk may share its memory with the
  * socket or the decompressor) that can be handed to another thread without a copy. A copy as each chunk
  * arrives is cheap; one copy of a whole 64 MB body at its end held the event loop for a quarter of a
- * second (fresh memory is slow to touch on these machines).
+ * second (most of it the cost of touching that much fresh memory at once).
  */
 export class BodyBytes {
   private readonly segments: Buffer[] = [];
