@@ -18,6 +18,8 @@ export interface ApiUnderTest {
   logFile: string;
   /** Resident set size of the api process now, in bytes (Linux /proc). */
   rssBytes(): number;
+  /** CPU time the api process has used so far, all its threads, in seconds (Linux /proc). */
+  cpuSeconds(): number;
   /** Stops the api, drops its database and deletes its Redis keys. */
   close(): Promise<void>;
 }
@@ -134,6 +136,11 @@ export async function startApiUnderTest(args: { serverUrl: string; redisUrl: str
     rssBytes() {
       const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
+    cpuSeconds() {
+      // Fields 14 and 15 of /proc/<pid>/stat (user and system time, in ticks of 1/100 s), after the command's name.
+      const fields = readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
     },
     close,
   };

@@ -38,6 +38,8 @@ interface PhaseResult {
   probes: Answer[];
   attacks: Map<string, Answer[]>;
   maxRss: number;
+  /** CPU time the api used during the phase: a figure that, unlike latencies, does not depend on what else runs on the machine. */
+  cpuSeconds: number;
 }
 
 /** An attack under way: `ready` once it is about to send, `done` with every answer it got. */
@@ -49,6 +51,7 @@ interface Attack {
 /** Reads `jobId` as the victim at a fixed rate from when `attack` is ready until it is done, sampling the api's RSS. */
 async function phase(api: ApiUnderTest, name: string, victim: { key: string; jobId: string }, attack: Attack): Promise<PhaseResult> {
   await attack.ready;
+  const cpuBefore = api.cpuSeconds();
   let stop = false;
   let maxRss = api.rssBytes();
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, api.rssBytes())), 100);
@@ -68,7 +71,7 @@ async function phase(api: ApiUnderTest, name: string, victim: { key: string; job
   await probing;
   const answers = await Promise.all(probes);
   clearInterval(sampler);
-  return { name, probes: answers, attacks, maxRss: Math.max(maxRss, api.rssBytes()) };
+  return { name, probes: answers, attacks, maxRss: Math.max(maxRss, api.rssBytes()), cpuSeconds: api.cpuSeconds() - cpuBefore };
 }
 
 /** The attacking tenant in its own process (attacker.ts). */
@@ -117,7 +120,7 @@ function report(result: PhaseResult, bodies: HostileBody[]): string[] {
     const size = body.inflated ? `${mb(body.body.length)} on the wire, ${mb(body.inflated)} inflated` : mb(body.body.length);
     lines.push(`  attacker: ${body.name} (${size}): ${answers.length} sent, answers ${counts(answers) || "none"}, ${mean.toFixed(0)} ms each on average`);
   }
-  lines.push(`  api peak RSS: ${mb(result.maxRss)}`);
+  lines.push(`  api peak RSS: ${mb(result.maxRss)}; api CPU time: ${result.cpuSeconds.toFixed(1)} s`);
   return lines;
 }
 

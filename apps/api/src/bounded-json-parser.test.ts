@@ -32,6 +32,20 @@ describe("BoundedJsonParser", () => {
     for (const chunk of [1, 3, 64, 1 << 20]) expect(parse(text, {}, chunk)).toEqual(JSON.parse(text));
   });
 
+  it("is not misled by brackets, commas, quotes and backslashes inside strings, whatever the chunk edges", () => {
+    const text = String.raw`{"a":"[[[{{{,,,:\"]]]","b\\":["\\",")\"\\\"x",1],"c":"\\\\"}`;
+    for (const chunk of [1, 2, 3, 5, 1 << 20]) {
+      expect(parse(text, { maxDepth: 2, maxMembers: 3, maxValues: 7 }, chunk)).toEqual(JSON.parse(text));
+      expect(refusal(() => parse(text, { maxValues: 6 }, chunk))).toMatchObject({ status: 413 });
+    }
+  });
+
+  it("names a string that is too long by its key even when the key is escaped or split across chunks", () => {
+    expect(refusal(() => parse(`{"items":[{"pr\\u006fmpt":"${"x".repeat(200)}"}]}`, { maxStringBytes: 100 }, 3))).toMatchObject({
+      details: [{ field: "items.0.prompt", rule: "too_big" }],
+    });
+  });
+
   it("keeps a `__proto__` key as an own property: the prototype is never set from the body", () => {
     const value = parse('{"__proto__":{"x":1}}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);

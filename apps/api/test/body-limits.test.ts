@@ -65,6 +65,23 @@ describe("limits counted while the body is read", () => {
     expectError(await post("/v1/batches", bomb, { ...JSON_TYPE, "Content-Encoding": "gzip" }), 400, "validation_failed", { field: "items", rule: "too_big" });
   });
 
+  it("parses and checks a big batch off the event loop: a valid one is stored whole, an invalid one refused before its Idempotency-Key is claimed", async () => {
+    const before = await countJobs();
+    const items = Array.from({ length: 300 }, (_, i) => ({ ...validItem(i), prompt: `${"a long prompt ".repeat(150)}${i}` }));
+    const body = JSON.stringify({ items });
+    expect(body.length).toBeGreaterThan(512 * 1024);
+    const accepted = await post("/v1/batches", body);
+    expect(accepted.status).toBe(202);
+    expect(await countJobs()).toBe(before + 300);
+
+    const invalid = JSON.stringify({ items: [...items.slice(1), { ...items[0], prompt: "" }] });
+    const refused = await post("/v1/batches", invalid, { ...JSON_TYPE, "Idempotency-Key": "big-invalid" });
+    expectError(refused, 400, "validation_failed", { field: "items.299.prompt", rule: "too_small" });
+    const retried = await post("/v1/batches", body, { ...JSON_TYPE, "Idempotency-Key": "big-invalid" });
+    expect(retried.status).toBe(202);
+    expect(await countJobs()).toBe(before + 600);
+  });
+
   it("refuses a declared Content-Length over the route's limit without reading the body", async () => {
     const answer = await sendRaw(h.api.url, {
       method: "POST",
