@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { REPO_ROOT } from "@kex/testing";
+import { childProcessEnv, REPO_ROOT } from "@kex/testing";
 
 export const KEX_BIN = path.join(REPO_ROOT, "apps/cli/bin/kex.js");
 
@@ -16,7 +16,7 @@ export const allOutput: string[] = [];
 /** Runs `kex` (the bin shim, through tsx) as a child process, as a user would. */
 export function kex(args: string[], env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): Promise<KexRun> {
   return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, KEX_URL: undefined, KEX_TOKEN: undefined, ...env };
+    const childEnv = childProcessEnv({ KEX_URL: undefined, KEX_TOKEN: undefined, ...env });
     for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
     const child = spawn(process.execPath, [KEX_BIN, ...args], { cwd: REPO_ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -1,7 +1,7 @@
 import { ApiConfigSchema, startApi, type ApiConfig, type RunningApi } from "@kex/api";
 import { createLogger } from "@kex/core";
 import { startSandbox, type RunningSandbox, type StartSandboxOptions } from "@kex/sandbox";
-import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueQueuePrefix, waitFor, type TestDatabase } from "@kex/testing";
+import { createTestDatabase, deleteRedisPrefix, TEST_LOG_LEVEL, TEST_REDIS_URL, uniqueQueuePrefix, waitFor, type TestDatabase } from "@kex/testing";
 import { startWorker, WorkerConfigSchema, type RunningWorker, type WorkerConfig } from "@kex/worker";
 
 export const STACK_API_TOKEN = "stack-api-token-0123456789";
@@ -31,7 +31,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
   const prefix = uniqueQueuePrefix();
   const sandbox = await startSandbox({ seed: 42, ...options.sandbox });
-  const silent = (name: string) => createLogger({ name, level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const silent = (name: string) => createLogger({ name, level: TEST_LOG_LEVEL });
   const api = await startApi(
     ApiConfigSchema.parse({
       PORT: "0",

@@ -33,3 +33,11 @@ export function databaseUrl(name: string): string {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** Log level of the apps that tests start in-process (`TEST_LOG_LEVEL=info` to see their lines). */
+export const TEST_LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? "silent";
+
+/** The environment a test hands to a child process it starts (the CLI), before its own overrides. */
+export function childProcessEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}
