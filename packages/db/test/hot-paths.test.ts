@@ -1,19 +1,11 @@
 import { JOB_STATUSES } from "@kex/core";
-import { createTestDatabase, type TestDatabase } from "@kex/testing";
-import { claimManyForSubmit, countInFlight, createBatch, createDb, createJob, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
+import { claimManyForSubmit, countInFlight, createBatch, createJob, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
+import { useTestDb } from "./test-db";
 
 // The hot statements (src/sql) read and write through plain pg instead of Prisma; these pin them to
 // what Prisma itself would return and store, on a real database.
-let database: TestDatabase;
 let db: Db;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb({ url: database.url });
-});
-afterAll(async () => {
-  await db.close();
-  await database.drop();
-});
+useTestDb((opened) => (db = opened));
 
 const DEFAULT_TENANT = "00000000-0000-4000-8000-000000000001";
 

@@ -1,8 +1,6 @@
-import { createTestDatabase, type TestDatabase } from "@kex/testing";
 import {
   countInFlight,
   createBatch,
-  createDb,
   findJobsToReconcile,
   forgetMissingTask,
   holdsAccountSlot,
@@ -13,20 +11,13 @@ import {
   type Db,
   type Job,
 } from "../src";
+import { useTestDb } from "./test-db";
 
 type JobFields = Partial<Pick<Job, "status" | "upstreamTaskId" | "upstreamStatus" | "errorCode" | "submittedAt" | "polledAt" | "finishedAt" | "updatedAt">>;
 
 // What the reconciler and the submit processor read and write about upstream tasks, on a real database.
-let database: TestDatabase;
 let db: Db;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb({ url: database.url });
-});
-afterAll(async () => {
-  await db.close();
-  await database.drop();
-});
+useTestDb((opened) => (db = opened));
 beforeEach(async () => {
   await db.prisma.job.deleteMany();
 });
