@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_SANDBOX_OPTIONS, mergeOptions } from "./options";
 import type { StartSandboxOptions } from "./sandbox";
 
 const optionalNumber = z.coerce.number().optional();
@@ -39,6 +40,23 @@ export const SandboxEnvSchema = z
     SANDBOX_CALLBACK_DUPLICATE_RATE: optionalRate,
     SANDBOX_CALLBACK_REORDER_RATE: optionalRate,
     SANDBOX_ACCOUNT_ERROR: z.enum(["1100", "1101", "1102"]).optional(),
+    SANDBOX_ID_PREFIX: optionalString,
+    SANDBOX_IGNORE_EXTERNAL_TASK_ID: z.enum(["true", "false"]).optional(),
+    SANDBOX_OTHER_CLIENT_SLOTS: z.coerce.number().int().min(0).optional(),
+    SANDBOX_STATUS_SPELLING: z.enum(["succeed", "succeeded"]).optional(),
+    SANDBOX_CALLBACK_SHAPE: z.enum(["legacy", "v3"]).optional(),
+    SANDBOX_FAIL_ON_CREATE_RATE: optionalRate,
+    SANDBOX_UNIT_DEDUCTION: optionalString,
+    /** "quota,list_price", e.g. "0.8,1.0". */
+    SANDBOX_BALANCE_DEDUCTION: optionalString,
+    /** Space-separated `whsec_…` secrets (two during a rotation). */
+    SANDBOX_WEBHOOK_SECRETS: optionalString,
+    SANDBOX_CLOCK_OFFSET_MS: z.coerce.number().int().optional(),
+    SANDBOX_DOWNLOAD_DELAY_MS: optionalMs,
+    SANDBOX_DOWNLOAD_CHUNK_DELAY_MS: optionalMs,
+    SANDBOX_DOWNLOAD_ERROR_RATE: optionalRate,
+    SANDBOX_DOWNLOAD_TRUNCATE_RATE: optionalRate,
+    SANDBOX_DOWNLOAD_RESET_RATE: optionalRate,
     SANDBOX_SEED: z.coerce.number().int().optional(),
   })
   .refine((env) => (env.SANDBOX_ACCESS_KEY === undefined) === (env.SANDBOX_SECRET_KEY === undefined), {
@@ -76,8 +94,54 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StartSandboxOp
     callbackDuplicateRate: e.SANDBOX_CALLBACK_DUPLICATE_RATE,
     callbackReorderRate: e.SANDBOX_CALLBACK_REORDER_RATE,
     accountError: e.SANDBOX_ACCOUNT_ERROR === undefined ? undefined : (Number(e.SANDBOX_ACCOUNT_ERROR) as 1100 | 1101 | 1102),
+    idPrefix: e.SANDBOX_ID_PREFIX,
+    ignoreExternalTaskId: bool(e.SANDBOX_IGNORE_EXTERNAL_TASK_ID),
+    otherClientSlots: e.SANDBOX_OTHER_CLIENT_SLOTS,
+    statusSpelling: e.SANDBOX_STATUS_SPELLING,
+    callbackShape: e.SANDBOX_CALLBACK_SHAPE,
+    failOnCreateRate: e.SANDBOX_FAIL_ON_CREATE_RATE,
+    unitDeduction: e.SANDBOX_UNIT_DEDUCTION,
+    balanceDeduction: balance(e.SANDBOX_BALANCE_DEDUCTION),
+    webhookSecrets: e.SANDBOX_WEBHOOK_SECRETS?.split(/\s+/).filter((secret) => secret !== ""),
+    clockOffsetMs: e.SANDBOX_CLOCK_OFFSET_MS,
+    downloadDelayMs: e.SANDBOX_DOWNLOAD_DELAY_MS,
+    downloadChunkDelayMs: e.SANDBOX_DOWNLOAD_CHUNK_DELAY_MS,
+    downloadErrorRate: e.SANDBOX_DOWNLOAD_ERROR_RATE,
+    downloadTruncateRate: e.SANDBOX_DOWNLOAD_TRUNCATE_RATE,
+    downloadResetRate: e.SANDBOX_DOWNLOAD_RESET_RATE,
     seed: e.SANDBOX_SEED,
   };
   // Unset knobs fall through to the sandbox defaults.
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as StartSandboxOptions;
+  const set: StartSandboxOptions = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as StartSandboxOptions;
+  // Values the schema above leaves to the options' own rules (id prefix, deductions, secrets), checked one by one.
+  const problems: string[] = [];
+  for (const [key, variable] of Object.entries(CHECKED_BY_OPTIONS)) {
+    const value = set[key as keyof StartSandboxOptions];
+    if (value === undefined) continue;
+    try {
+      mergeOptions({ ...DEFAULT_SANDBOX_OPTIONS }, { [key]: value });
+    } catch (err) {
+      problems.push(`${variable}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`invalid sandbox environment:\n${problems.join("\n")}`);
+  return set;
+}
+
+const CHECKED_BY_OPTIONS: Readonly<Record<string, string>> = {
+  idPrefix: "SANDBOX_ID_PREFIX",
+  unitDeduction: "SANDBOX_UNIT_DEDUCTION",
+  balanceDeduction: "SANDBOX_BALANCE_DEDUCTION",
+  webhookSecrets: "SANDBOX_WEBHOOK_SECRETS",
+};
+
+function bool(value: "true" | "false" | undefined): boolean | undefined {
+  return value === undefined ? undefined : value === "true";
+}
+
+/** "quota,list_price" → the deduction object; anything else is left for the options' check to refuse. */
+function balance(value: string | undefined): { quota: string; list_price: string } | undefined {
+  if (value === undefined) return undefined;
+  const [quota = "", listPrice = "", ...rest] = value.split(",").map((part) => part.trim());
+  return rest.length > 0 ? { quota, list_price: `${listPrice},${rest.join(",")}` } : { quota, list_price: listPrice };
 }

@@ -2,11 +2,14 @@ import { setTimeout as delay } from "node:timers/promises";
 import express, { type Express } from "express";
 import { mulberry32 } from "@kex/core";
 import type { KlingTaskStatus } from "@kex/kling";
-import type { CallbackCounters } from "./callbacks";
+import { chance } from "@kex/core";
+import { z } from "zod";
+import type { CallbackCounters, ReplayResult } from "./callbacks";
+import { sandboxMp4 } from "./mp4";
 import { describeOptions, mergeOptions, type SandboxOptions } from "./options";
-import { discardState, inFlight, newState, seedFor, type SandboxCore } from "./state";
+import { discardState, inFlight, newState, nowMs, seedFor, type DownloadCounters, type SandboxCore } from "./state";
 
-export interface SandboxStats extends CallbackCounters {
+export interface SandboxStats extends CallbackCounters, DownloadCounters {
   /** Tasks that exist (a lost-response create counts: the task was made). */
   tasksCreated: number;
   tasksByStatus: Record<KlingTaskStatus, number>;
@@ -31,18 +34,17 @@ export interface SandboxControl {
   stats(): SandboxStats;
   setOptions(patch: Partial<SandboxOptions>): void;
   reset(): void;
+  /** Re-sends the last delivered callback (of `taskId`, or of any task) with the same `webhook-id`; null if none. */
+  replayCallback(taskId?: string): Promise<ReplayResult | null>;
   waitForIdle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 const VIDEO_FILE = /^(\d+)(-wm)?\.mp4$/;
-/** The smallest well-formed MP4 there is: one `ftyp` box. Enough for a client to see "a video". */
-const PLACEHOLDER_MP4 = Buffer.concat([
-  Buffer.from([0, 0, 0, 24]),
-  Buffer.from("ftypisom", "ascii"),
-  Buffer.from([0, 0, 2, 0]),
-  Buffer.from("isommp41", "ascii"),
-]);
+/** Video files go out in chunks of this size, so `downloadChunkDelayMs` makes a slow download. */
+const DOWNLOAD_CHUNK_BYTES = 1024;
+
+const ReplayBodySchema = z.object({ task_id: z.string().min(1).optional() }).strict();
 
 export function createControl(core: SandboxCore): SandboxControl {
   function stats(): SandboxStats {
@@ -61,6 +63,7 @@ export function createControl(core: SandboxCore): SandboxControl {
       rejectedByCode: { ...state.rejectedByCode },
       jobsWithMultipleTasks,
       ...state.counters,
+      ...state.downloads,
     };
   }
 
@@ -89,7 +92,14 @@ export function createControl(core: SandboxCore): SandboxControl {
     await discardState(core.state);
   }
 
-  return { stats, setOptions, reset, waitForIdle, close };
+  return {
+    stats,
+    setOptions,
+    reset,
+    replayCallback: (taskId?: string) => core.state.callbacks.replay(taskId),
+    waitForIdle,
+    close,
+  };
 }
 
 /** The control plane (no auth: stats, options, reset) and the video files the sandbox hands out. */
@@ -113,13 +123,70 @@ export function mountControlPlane(app: Express, core: SandboxCore, control: Sand
     control.reset();
     res.json(control.stats());
   });
-  app.get("/videos/:file", (req, res) => {
+  app.post("/__sandbox/callbacks/replay", express.json(), async (req, res) => {
+    const parsed = ReplayBodySchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: z.prettifyError(parsed.error) });
+      return;
+    }
+    const result = await control.replayCallback(parsed.data.task_id);
+    if (!result) {
+      res.status(404).json({ error: "no delivered callback to replay" });
+      return;
+    }
+    res.json({ task_id: result.taskId, webhook_id: result.webhookId, delivered: result.delivered });
+  });
+  app.get("/videos/:file", async (req, res) => {
+    const s = core.state;
+    s.downloads.downloadRequests++;
     const match = VIDEO_FILE.exec(String(req.params.file));
-    const video = match?.[1] !== undefined ? core.state.videos.get(match[1]) : undefined;
-    if (!video || core.options.now() - video.createdAt > core.options.videoRetentionMs) {
+    const video = match?.[1] !== undefined ? s.videos.get(match[1]) : undefined;
+    // Upstream deletes videos (and their URLs) 30 days after generation.
+    if (!video || nowMs(core) - video.createdAt > core.options.videoRetentionMs) {
       res.status(404).json({ error: "video not found" });
       return;
     }
-    res.type("video/mp4").send(PLACEHOLDER_MP4);
+    const options = core.options;
+    const signal = AbortSignal.any([s.abort.signal, core.closing.signal]);
+    try {
+      if (options.downloadDelayMs > 0) await delay(options.downloadDelayMs, undefined, { signal });
+      if (chance(core.random, options.downloadResetRate)) {
+        s.downloads.downloadsReset++;
+        req.socket.destroy();
+        return;
+      }
+      if (chance(core.random, options.downloadErrorRate)) {
+        s.downloads.downloadsFailed500++;
+        res.status(500).json({ error: "internal error" });
+        return;
+      }
+      const file = sandboxMp4();
+      const truncated = chance(core.random, options.downloadTruncateRate);
+      const end = truncated ? Math.floor(file.length / 2) : file.length;
+      res.status(200).set({ "Content-Type": "video/mp4", "Content-Length": String(file.length) });
+      if (req.method === "HEAD") {
+        res.end();
+        return;
+      }
+      res.flushHeaders();
+      for (let offset = 0; offset < end; offset += DOWNLOAD_CHUNK_BYTES) {
+        if (offset > 0 && options.downloadChunkDelayMs > 0) await delay(options.downloadChunkDelayMs, undefined, { signal });
+        if (res.destroyed) return;
+        const chunk = file.subarray(offset, Math.min(end, offset + DOWNLOAD_CHUNK_BYTES));
+        await new Promise<void>((resolve) => res.write(chunk, () => resolve()));
+      }
+      if (truncated) {
+        // Fewer bytes than Content-Length promised, then the connection goes: the client sees a cut-off body.
+        s.downloads.downloadsTruncated++;
+        res.destroy();
+        return;
+      }
+      s.downloads.downloadsServed++;
+      res.end();
+    } catch {
+      // reset or closed while waiting
+      if (!res.headersSent) res.status(503).end();
+      else res.destroy();
+    }
   });
 }

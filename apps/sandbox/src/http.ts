@@ -4,8 +4,8 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { chance, randomInt } from "@kex/core";
 import { KLING_PAGE_NUM_MAX, KLING_PAGE_SIZE_MAX } from "@kex/kling";
 import { checkAuthorization } from "./auth";
-import { notify, startLifecycle } from "./lifecycle";
-import { baseUrl, inFlight, jobKey, newId, type SandboxCore, type TaskRecord, type VideoRecord } from "./state";
+import { notify, startLifecycle, transition } from "./lifecycle";
+import { baseUrl, inFlight, jobKey, newId, nowMs, type SandboxCore, type TaskRecord, type VideoRecord } from "./state";
 import { validateCreateBody } from "./validate";
 import { formatDuration, toWire } from "./wire";
 
@@ -38,13 +38,19 @@ function lookupVideo(
   videoId: string,
   req: Request,
 ): { ok: true; video: VideoRecord; fresh: boolean } | { ok: false; http: number; code: number; message: string } {
-  const now = core.options.now();
+  const now = nowMs(core);
   const known = core.state.videos.get(videoId);
   if (known) {
     if (now - known.createdAt > core.options.videoRetentionMs) {
       return { ok: false, http: 404, code: 1203, message: `video ${videoId} has expired and was deleted` };
     }
     return { ok: true, video: known, fresh: false };
+  }
+  const prefix = core.options.idPrefix;
+  if (prefix !== null && FRESH_VIDEO_ID.test(videoId) && !videoId.startsWith(prefix) && !videoId.startsWith("404")) {
+    // [assumed] Kling documents that another account's video cannot be extended, not the code: from this account's
+    // side the video does not exist, so the closest documented answer is 1203.
+    return { ok: false, http: 404, code: 1203, message: `video ${videoId} does not exist in this account` };
   }
   if (FRESH_VIDEO_ID.test(videoId) && !videoId.startsWith("404")) {
     const video = {
@@ -108,17 +114,18 @@ function handleCreate(core: SandboxCore, req: Request, res: Response): void {
     );
     return;
   }
-  if (body.external_task_id !== undefined && s.tasksByExternalId.has(body.external_task_id)) {
-    answerError(core, res, 400, 1201, `external_task_id ${body.external_task_id} is already used by another task of this account`);
+  const honouredExternalId = options.ignoreExternalTaskId ? undefined : body.external_task_id;
+  if (honouredExternalId !== undefined && s.tasksByExternalId.has(honouredExternalId)) {
+    answerError(core, res, 400, 1201, `external_task_id ${honouredExternalId} is already used by another task of this account`);
     return;
   }
-  if (options.maxConcurrency > 0 && inFlight(s) >= options.maxConcurrency) {
+  if (options.maxConcurrency > 0 && inFlight(s) + options.otherClientSlots >= options.maxConcurrency) {
     answerError(core, res, 429, 1303, `Parallel task limit reached: ${options.maxConcurrency} tasks are still running`);
     return;
   }
 
   if (source.fresh) s.videos.set(source.video.id, source.video);
-  const now = options.now();
+  const now = nowMs(core);
   const task: TaskRecord = {
     seq: ++s.seq,
     taskId: newId(core, (candidate) => s.tasks.has(candidate)),
@@ -128,31 +135,52 @@ function handleCreate(core: SandboxCore, req: Request, res: Response): void {
     createdAt: now,
     updatedAt: now,
   };
+  if (honouredExternalId !== undefined) {
+    task.externalTaskId = honouredExternalId;
+    s.tasksByExternalId.set(honouredExternalId, task);
+  }
   if (body.external_task_id !== undefined) {
-    task.externalTaskId = body.external_task_id;
-    s.tasksByExternalId.set(body.external_task_id, task);
+    // Counted from what the client sent, even when the id is ignored: the fault suites' double-task check.
     const key = jobKey(body.external_task_id);
     s.tasksPerJob.set(key, (s.tasksPerJob.get(key) ?? 0) + 1);
   }
   if (body.callback_url !== undefined) task.callbackUrl = body.callback_url;
   s.tasks.set(task.taskId, task);
+
+  if (chance(core.random, options.failOnCreateRate)) {
+    // HTTP 200 and code 0, yet the task is already failed: only the task status tells.
+    transition(core, s, task, "failed", options.failureMessage);
+    answerOk(res, createAnswer(task, core));
+    return;
+  }
   s.peakInFlight = Math.max(s.peakInFlight, inFlight(s));
-  if (options.callbackOnSubmitted) notify(s, task);
+  if (options.callbackOnSubmitted) notify(core, s, task);
   startLifecycle(core, s, task, baseUrl(core, req));
 
   if (chance(core.random, options.acceptThenFailRate)) {
     answerError(core, res, 500, 5000, "Server internal error");
     return;
   }
+  answerOk(res, createAnswer(task, core));
+}
+
+/** What create answers: the task's id, status, `task_info` (echoing an honoured `external_task_id`) and timestamps. */
+function createAnswer(task: TaskRecord, core: SandboxCore): Record<string, unknown> {
+  const wire = toWire(task, core.options);
   const taskInfo: Record<string, string> = {};
   if (task.externalTaskId !== undefined) taskInfo.external_task_id = task.externalTaskId;
-  answerOk(res, {
-    task_id: task.taskId,
-    task_status: task.status,
+  const data: Record<string, unknown> = {
+    task_id: wire.task_id,
+    task_status: wire.task_status,
     task_info: taskInfo,
-    created_at: task.createdAt,
-    updated_at: task.updatedAt,
-  });
+    created_at: wire.created_at,
+    updated_at: wire.updated_at,
+  };
+  if (task.status === "failed") {
+    data.task_status_msg = wire.task_status_msg;
+    data.final_unit_deduction = wire.final_unit_deduction;
+  }
+  return data;
 }
 
 function handleGet(core: SandboxCore, req: Request, res: Response): void {
@@ -162,7 +190,7 @@ function handleGet(core: SandboxCore, req: Request, res: Response): void {
     answerError(core, res, 404, 1203, `task ${id} does not exist`);
     return;
   }
-  answerOk(res, toWire(task));
+  answerOk(res, toWire(task, core.options));
 }
 
 function handleList(core: SandboxCore, req: Request, res: Response): void {
@@ -180,7 +208,7 @@ function handleList(core: SandboxCore, req: Request, res: Response): void {
     return;
   }
   const newestFirst = [...core.state.tasks.values()].sort((a, b) => b.seq - a.seq);
-  answerOk(res, newestFirst.slice((pageNum - 1) * pageSize, pageNum * pageSize).map(toWire));
+  answerOk(res, newestFirst.slice((pageNum - 1) * pageSize, pageNum * pageSize).map((task) => toWire(task, core.options)));
 }
 
 /** The Kling video-extend routes (create, query, list), behind the response delay and authentication. */
@@ -200,7 +228,7 @@ function createKlingRouter(core: SandboxCore): express.Router {
       apiKey: core.options.apiKey,
       accessKey: core.options.accessKey,
       secretKey: core.options.secretKey,
-      nowMs: core.options.now(),
+      nowMs: nowMs(core),
     });
     if (failure) {
       answerError(core, res, 401, failure.code, failure.message);

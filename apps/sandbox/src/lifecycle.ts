@@ -1,20 +1,26 @@
 import { chance, randomInt } from "@kex/core";
 import type { KlingTaskStatus } from "@kex/kling";
-import { newId, schedule, type SandboxCore, type State, type TaskRecord, type VideoRecord } from "./state";
-import { toWire } from "./wire";
+import { newId, nowMs, schedule, type SandboxCore, type State, type TaskRecord, type VideoRecord } from "./state";
+import { callbackBody } from "./wire";
 
-/** Moves a task to `status` and tells its callback URL, if it has one. */
+/** Moves a task to `status` and tells its callback URL, if it has one. A finished task gets its deductions. */
 export function transition(core: SandboxCore, s: State, task: TaskRecord, status: KlingTaskStatus, statusMsg = ""): void {
   task.status = status;
   task.statusMsg = statusMsg;
-  task.updatedAt = core.options.now();
-  notify(s, task);
+  task.updatedAt = nowMs(core);
+  if (status === "succeed") {
+    task.unitDeduction = core.options.unitDeduction;
+    if (core.options.balanceDeduction) task.balanceDeduction = { ...core.options.balanceDeduction };
+  } else if (status === "failed") {
+    task.unitDeduction = "0";
+  }
+  notify(core, s, task);
 }
 
-export function notify(s: State, task: TaskRecord): void {
+export function notify(core: SandboxCore, s: State, task: TaskRecord): void {
   if (task.callbackUrl === undefined) return;
   const finished = task.status === "succeed" || task.status === "failed";
-  s.callbacks.emit(task.taskId, task.callbackUrl, toWire(task), finished);
+  s.callbacks.emit(task.taskId, task.callbackUrl, callbackBody(task, core.options), finished);
 }
 
 /**
@@ -34,7 +40,7 @@ export function startLifecycle(core: SandboxCore, s: State, task: TaskRecord, pu
         id,
         url: `${publicBase}/videos/${id}.mp4`,
         durationSeconds: Math.round((task.parent.durationSeconds + core.options.extendSeconds) * 1000) / 1000,
-        createdAt: core.options.now(),
+        createdAt: nowMs(core),
       };
       s.videos.set(id, video);
       task.result = video;

@@ -62,6 +62,52 @@ export interface SandboxOptions {
   /** Probability create makes the task but answers 500/5000 (a lost response). Default 0. */
   acceptThenFailRate: number;
 
+  /**
+   * This account's id prefix (1-6 digits, not starting with 404). When set, every task id and result video id this
+   * sandbox makes starts with it, and an unseen `video_id` is a fresh source video only when it starts with it: an id
+   * with another prefix belongs to another account and is refused with 404/1203, as upstream refuses extending a video
+   * another account generated. null = any unseen 15-20 digit id is a fresh source. Default null.
+   */
+  idPrefix: string | null;
+  /**
+   * Behave like a proxy that drops `external_task_id`: the create answer does not echo it, a lookup by it finds
+   * nothing (404/1203), duplicates are not refused, callbacks do not carry it. (The sandbox still counts tasks per
+   * job from what the client sent, so `jobsWithMultipleTasks` keeps working.) Default false.
+   */
+  ignoreExternalTaskId: boolean;
+  /** Slots of the account held by another client (web console, another service): create answers 1303 once our tasks plus these reach `maxConcurrency`. Default 0. */
+  otherClientSlots: number;
+  /** How a finished successful task is spelled in answers and legacy callbacks: "succeed" (legacy) or "succeeded" (newer surfaces). Default "succeed". */
+  statusSpelling: "succeed" | "succeeded";
+  /** Callback body: "legacy" (flat task object, `task_id`/`task_status`) or "v3" (`id`/`status`/`external_id`/`outputs`/`billing`). Default "legacy". */
+  callbackShape: "legacy" | "v3";
+  /** Probability create makes a task that is already `failed` and answers HTTP 200, code 0, with it. Default 0. */
+  failOnCreateRate: number;
+  /** `final_unit_deduction` of a successful task (a decimal string); failed tasks deduct "0". Default "1". */
+  unitDeduction: string;
+  /** When set, successful tasks also carry `final_balance_deduction` with these values. Default null. */
+  balanceDeduction: { quota: string; list_price: string } | null;
+  /**
+   * Standard Webhooks secrets (`whsec_<base64>`). When any is set, callbacks carry `webhook-id`, `webhook-timestamp`
+   * and `webhook-signature` with one `v1,<base64>` per secret, space-separated (two during a rotation). Default [].
+   */
+  webhookSecrets: string[];
+  /** Added to `webhook-timestamp` (ms, may be negative): signs callbacks as if sent at another time. Default 0. */
+  webhookTimestampOffsetMs: number;
+  /** Added to the clock (ms): timestamps, JWT checks, video and URL expiry. Settable at run time. Default 0. */
+  clockOffsetMs: number;
+
+  /** Wait before answering a video download, in ms. Default 0. */
+  downloadDelayMs: number;
+  /** Wait between the 1 KB chunks of a video download, in ms (a slow download). Default 0. */
+  downloadChunkDelayMs: number;
+  /** Probability a video download answers 500. Default 0. */
+  downloadErrorRate: number;
+  /** Probability a video download announces the full Content-Length, sends half and drops the connection. Default 0. */
+  downloadTruncateRate: number;
+  /** Probability a video download's connection is reset before any answer. Default 0. */
+  downloadResetRate: number;
+
   /** Seed of the PRNG behind every random decision and id. null = seeded from Math.random. Default null. */
   seed: number | null;
   /** Clock in Unix ms: timestamps, JWT checks and video expiry. Timers still run on real time. Default Date.now. */
@@ -97,12 +143,34 @@ export const DEFAULT_SANDBOX_OPTIONS: Readonly<SandboxOptions> = Object.freeze({
   accountError: null,
   responseDelayMs: 0,
   acceptThenFailRate: 0,
+  idPrefix: null,
+  ignoreExternalTaskId: false,
+  otherClientSlots: 0,
+  statusSpelling: "succeed",
+  callbackShape: "legacy",
+  failOnCreateRate: 0,
+  unitDeduction: "1",
+  balanceDeduction: null,
+  webhookSecrets: [],
+  webhookTimestampOffsetMs: 0,
+  clockOffsetMs: 0,
+  downloadDelayMs: 0,
+  downloadChunkDelayMs: 0,
+  downloadErrorRate: 0,
+  downloadTruncateRate: 0,
+  downloadResetRate: 0,
   seed: null,
   now: Date.now,
 });
 
 const rate = z.number().min(0).max(1);
 const ms = z.number().int().min(0);
+const decimalString = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string like "1" or "0.5"');
+
+/** A Standard Webhooks secret: `whsec_` and non-empty base64 (what the standardwebhooks library accepts). */
+export const WebhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by base64');
 
 /** What `POST /__sandbox/options` accepts: any subset of the options except the clock. Unknown keys are refused. */
 export const SandboxOptionsPatchSchema = z
@@ -135,6 +203,26 @@ export const SandboxOptionsPatchSchema = z
     accountError: z.union([z.literal(1100), z.literal(1101), z.literal(1102)]).nullable(),
     responseDelayMs: ms,
     acceptThenFailRate: rate,
+    idPrefix: z
+      .string()
+      .regex(/^\d{1,6}$/, "must be 1 to 6 digits")
+      .refine((value) => !value.startsWith("404"), "must not start with 404 (ids starting with 404 never exist)")
+      .nullable(),
+    ignoreExternalTaskId: z.boolean(),
+    otherClientSlots: z.number().int().min(0),
+    statusSpelling: z.enum(["succeed", "succeeded"]),
+    callbackShape: z.enum(["legacy", "v3"]),
+    failOnCreateRate: rate,
+    unitDeduction: decimalString,
+    balanceDeduction: z.object({ quota: decimalString, list_price: decimalString }).strict().nullable(),
+    webhookSecrets: z.array(WebhookSecretSchema).max(5),
+    webhookTimestampOffsetMs: z.number().int(),
+    clockOffsetMs: z.number().int(),
+    downloadDelayMs: ms,
+    downloadChunkDelayMs: ms,
+    downloadErrorRate: rate,
+    downloadTruncateRate: rate,
+    downloadResetRate: rate,
     seed: z.number().int().nullable(),
   })
   .partial()
@@ -159,8 +247,10 @@ export function mergeOptions(current: SandboxOptions, patch: Partial<SandboxOpti
   return merged;
 }
 
-/** Options as JSON (the clock left out). */
-export function describeOptions(options: SandboxOptions): Omit<SandboxOptions, "now" | "secretKey"> & { secretKey: string | null } {
-  const { now: _now, secretKey, ...rest } = options;
-  return { ...rest, secretKey: secretKey === null ? null : "[set]" };
+/** Options as JSON (the clock left out, secrets shown only as "[set]"). */
+export function describeOptions(
+  options: SandboxOptions,
+): Omit<SandboxOptions, "now" | "secretKey" | "webhookSecrets"> & { secretKey: string | null; webhookSecrets: string[] } {
+  const { now: _now, secretKey, webhookSecrets, ...rest } = options;
+  return { ...rest, secretKey: secretKey === null ? null : "[set]", webhookSecrets: webhookSecrets.map(() => "[set]") };
 }

@@ -8,6 +8,7 @@ import { createCore } from "./state";
 
 export type { SandboxStats } from "./control-plane";
 export { formatDuration } from "./wire";
+export { buildMp4, sandboxMp4 } from "./mp4";
 
 export interface Sandbox {
   /** The express app: mount it, hand it to supertest, or let `startSandbox` listen with it. */
@@ -19,6 +20,11 @@ export interface Sandbox {
   setOptions(patch: Partial<SandboxOptions>): void;
   /** Forgets every task, video and counter, cancels pending callbacks, and restores the options it was created with. */
   reset(): void;
+  /**
+   * Re-sends the last callback delivered (of `taskId`, or of any task) with the same `webhook-id` and body, signed
+   * for the current time; resolves with what was sent, or null when no callback was delivered yet.
+   */
+  replayCallback(taskId?: string): Promise<{ taskId: string; webhookId: string; delivered: boolean } | null>;
   /** Resolves once no task is in flight and no callback is pending (or after `timeoutMs`, default 10 s, rejecting). */
   waitForIdle(timeoutMs?: number): Promise<void>;
   /** Stops every timer, aborts pending callbacks and waits for them to end. */

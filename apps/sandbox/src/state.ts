@@ -14,14 +14,28 @@ export interface VideoRecord {
 export interface TaskRecord {
   seq: number;
   taskId: string;
+  /** Honoured `external_task_id` (absent when `ignoreExternalTaskId` dropped it). */
   externalTaskId?: string;
   callbackUrl?: string;
   status: KlingTaskStatus;
   statusMsg: string;
   parent: VideoRecord;
   result?: VideoRecord;
+  /** Set when the task finishes, from the options in force then. */
+  unitDeduction?: string;
+  balanceDeduction?: { quota: string; list_price: string };
   createdAt: number;
   updatedAt: number;
+}
+
+export interface DownloadCounters {
+  /** Requests for a video file, whatever the answer. */
+  downloadRequests: number;
+  /** Files sent whole. */
+  downloadsServed: number;
+  downloadsFailed500: number;
+  downloadsTruncated: number;
+  downloadsReset: number;
 }
 
 /** Everything `reset()` throws away. */
@@ -34,6 +48,7 @@ export interface State {
   abort: AbortController;
   callbacks: CallbackSender;
   counters: CallbackCounters;
+  downloads: DownloadCounters;
   createRequests: number;
   queryRequests: number;
   rejectedByCode: Record<string, number>;
@@ -86,7 +101,14 @@ export function newState(core: Pick<SandboxCore, "options" | "random">): State {
     timers: new Set(),
     abort,
     counters,
-    callbacks: createCallbackSender({ options: () => core.options, random: () => core.random, counters, signal: abort.signal }),
+    downloads: { downloadRequests: 0, downloadsServed: 0, downloadsFailed500: 0, downloadsTruncated: 0, downloadsReset: 0 },
+    callbacks: createCallbackSender({
+      options: () => core.options,
+      random: () => core.random,
+      now: () => nowMs(core),
+      counters,
+      signal: abort.signal,
+    }),
     createRequests: 0,
     queryRequests: 0,
     rejectedByCode: {},
@@ -126,10 +148,16 @@ export function baseUrl(core: SandboxCore, req?: Request): string {
   return req ? `${req.protocol}://${req.get("host") ?? "127.0.0.1"}` : "http://127.0.0.1";
 }
 
-/** A fresh 18-digit task or video id. */
+/** The sandbox's clock: the injected `now` plus the run-time `clockOffsetMs`. */
+export function nowMs(core: Pick<SandboxCore, "options">): number {
+  return core.options.now() + core.options.clockOffsetMs;
+}
+
+/** A fresh 18-digit task or video id, starting with the account's `idPrefix` when one is set. */
 export function newId(core: SandboxCore, taken: (id: string) => boolean): string {
+  const prefix = core.options.idPrefix ?? "";
   for (;;) {
-    const id = randomDigits(core.random, ID_DIGITS);
+    const id = prefix + randomDigits(core.random, ID_DIGITS - prefix.length);
     // Ids starting with 404 are reserved for "does not exist" (see the sandbox's README).
     if (!id.startsWith("404") && !taken(id)) return id;
   }
