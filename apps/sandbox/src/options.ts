@@ -1,4 +1,5 @@
 import { KLING_MAX_VIDEO_SECONDS, KLING_VIDEO_RETENTION_MS } from "@kex/kling";
+import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 
 /** Every knob of the sandbox. Defaults in `DEFAULT_SANDBOX_OPTIONS`; all of them can be changed at run time. */
@@ -170,7 +171,15 @@ const decimalString = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal strin
 /** A Standard Webhooks secret: `whsec_` and non-empty base64 (what the standardwebhooks library accepts). */
 export const WebhookSecretSchema = z
   .string()
-  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by base64');
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by base64')
+  .refine((secret) => {
+    try {
+      new Webhook(secret);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be base64 the standardwebhooks library can decode");
 
 /** What `POST /__sandbox/options` accepts: any subset of the options except the clock. Unknown keys are refused. */
 export const SandboxOptionsPatchSchema = z

@@ -2,6 +2,12 @@ import { KlingCallbackSchema, KlingTaskSchema } from "@kex/kling";
 import { startSandbox, type RunningSandbox } from "../src/sandbox";
 import { FAST, FRESH_VIDEO, SandboxClient, adminPost, startReceiver, waitFor, type Receiver } from "./helpers";
 
+interface ListedTask {
+  task_id: string;
+  created_at: number;
+  task_info: { parent_video: { id: string } };
+}
+
 /** The upstream differences issue 11 and 12 name: ignored external_task_id, shared slots, spellings, shapes, costs. */
 describe("sandbox upstream variants", () => {
   let sandbox: RunningSandbox;
@@ -65,16 +71,16 @@ describe("sandbox upstream variants", () => {
       }
       const page1 = await client.list("?pageNum=1&pageSize=2");
       const page2 = await client.list("?pageNum=2&pageSize=2");
-      const listed = [...page1.body.data, ...page2.body.data];
+      const listed: ListedTask[] = [...page1.body.data, ...page2.body.data];
       for (const task of listed) expect(KlingTaskSchema.safeParse(task).success).toBe(true);
-      expect(listed.map((t: any) => [t.task_id, t.task_info.parent_video.id, t.created_at])).toEqual([
+      expect(listed.map((t) => [t.task_id, t.task_info.parent_video.id, t.created_at])).toEqual([
         [created[2], sources[2], 1_800_000_002_000],
         [created[1], sources[1], 1_800_000_001_000],
         [created[0], sources[0], 1_800_000_000_000],
       ]);
       // What an orchestrator does: find the task by source video and creation window.
-      const match = listed.filter((t: any) => t.task_info.parent_video.id === sources[1] && t.created_at >= 1_800_000_000_500);
-      expect(match.map((t: any) => t.task_id)).toEqual([created[1]]);
+      const match = listed.filter((t) => t.task_info.parent_video.id === sources[1] && t.created_at >= 1_800_000_000_500);
+      expect(match.map((t) => t.task_id)).toEqual([created[1]]);
     });
   });
 
