@@ -265,7 +265,7 @@ describe("sandbox API surface (docs/upstream-api.md: create, query, list, errors
     });
   });
 
-  it("serves a placeholder mp4 for known videos only", async () => {
+  it("serves an mp4 for known videos only", async () => {
     await client.create({ video_id: FRESH_VIDEO, prompt: "p" });
     const known = await fetch(`${sandbox.url}/videos/${FRESH_VIDEO}.mp4`);
     expect(known.status).toBe(200);
