@@ -1,6 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
+import type { AnyQueue } from "@kex/queue";
 import type { Queue } from "bullmq";
 import type { Router } from "express";
 
@@ -9,11 +10,11 @@ import type { Router } from "express";
  * it shows job payloads and can retry, promote, clean and remove jobs. Postgres stays the source of
  * truth, so anything done here is healed by the sweeper (a removed submit is enqueued again).
  */
-export function queueDashboard(queues: readonly Queue[], basePath: string): Router {
+export function queueDashboard(queues: readonly AnyQueue[], basePath: string): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    queues: queues.map((queue) => new BullMQAdapter(queue as unknown as Queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: "kex queues" } },
   });
