@@ -9,6 +9,8 @@ import type { Router } from "express";
  * The BullMQ dashboard (bull-board) for these queues, served under `basePath`. Mount it behind auth:
  * it shows job payloads and can retry, promote, clean and remove jobs. Postgres stays the source of
  * truth, so anything done here is healed by the sweeper (a removed submit is enqueued again).
+ * bull-board 9.10 reads both queue backends (it talks to BullMQ's Queue class, not to Redis);
+ * on Postgres its "Redis info" panel shows the Postgres server instead.
  */
 export function queueDashboard(queues: readonly AnyQueue[], basePath: string): Router {
   const serverAdapter = new ExpressAdapter();
