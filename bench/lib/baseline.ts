@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JOB_CATALOG } from "@kex/core";
-import { createSubmitQueue, enqueueSubmits } from "@kex/queue";
+import { createSubmitQueue, enqueueSubmits, RedisBackend } from "@kex/queue";
 import { deleteKeysUnder } from "@kex/testing";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -68,7 +68,8 @@ export async function runBaseline(args: { redisUrl: string; prefix: string; jobs
     await queue.obliterate({ force: true });
 
     // Our own enqueue path on its own (no HTTP, no Postgres): what POST /v1/batches adds to Redis.
-    const ours = createSubmitQueue(connection, { prefix: args.prefix });
+    const oursBackend = new RedisBackend({ url: args.redisUrl, prefix: args.prefix });
+    const ours = createSubmitQueue(oursBackend);
     let enqueueSubmitsMs = NaN;
     let enqueueSubmitsBytesPerJob = NaN;
     try {
@@ -82,6 +83,7 @@ export async function runBaseline(args: { redisUrl: string; prefix: string; jobs
       await ours.obliterate({ force: true });
     } finally {
       await ours.close().catch(() => undefined);
+      await oursBackend.close();
     }
     return {
       enqueueSubmitsMs,

@@ -1,7 +1,8 @@
 import { ApiConfigSchema, startApi, type ApiConfig, type RunningApi } from "@kex/api";
 import { createLogger } from "@kex/core";
 import { startSandbox, type RunningSandbox, type StartSandboxOptions } from "@kex/sandbox";
-import { createTestDatabase, deleteRedisPrefix, TEST_LOG_LEVEL, TEST_REDIS_URL, uniqueQueuePrefix, waitFor, type TestDatabase } from "@kex/testing";
+import type { QueueBackend } from "@kex/queue";
+import { createTestDatabase, createTestQueue, TEST_LOG_LEVEL, waitFor, type TestDatabase, type TestQueue } from "@kex/testing";
 import { startWorker, WorkerConfigSchema, type RunningWorker, type WorkerConfig } from "@kex/worker";
 
 export const STACK_API_TOKEN = "stack-api-token-0123456789";
@@ -13,6 +14,9 @@ export interface Stack {
   workers: RunningWorker[];
   database: TestDatabase;
   prefix: string;
+  /** The stack's queue on TEST_QUEUE_BACKEND (`wipe()` loses every queued job), and a backend of the test's own on it. */
+  testQueue: TestQueue;
+  queueBackend: QueueBackend;
   workerConfig: WorkerConfig;
   /** Starts one more worker process-equivalent on the same database and queues. */
   addWorker(): Promise<RunningWorker>;
@@ -26,18 +30,18 @@ export interface StackOptions {
   workers?: number;
 }
 
-/** Sandbox, api and worker(s) on loopback with a database and queue prefix of their own. */
+/** Sandbox, api and worker(s) on loopback with a database and a queue (on TEST_QUEUE_BACKEND) of their own. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
-  const prefix = uniqueQueuePrefix();
+  const testQueue = createTestQueue({ databaseUrl: database.url });
+  const { prefix } = testQueue;
   const sandbox = await startSandbox({ seed: 42, ...options.sandbox });
   const silent = (name: string) => createLogger({ name, level: TEST_LOG_LEVEL });
   const api = await startApi(
     ApiConfigSchema.parse({
       PORT: "0",
       DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
+      ...testQueue.env,
       API_TOKEN: STACK_API_TOKEN,
       CALLBACK_SECRET: STACK_CALLBACK_SECRET,
       // Everything here is on loopback, callback receivers included; SSRF tests turn it off.
@@ -48,8 +52,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   const workerConfig = WorkerConfigSchema.parse({
     DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    QUEUE_PREFIX: prefix,
+    ...testQueue.env,
     KLING_BASE_URL: sandbox.url,
     KLING_PATH_PREFIX: "/kling",
     KLING_API_KEY: "sandbox-key",
@@ -68,19 +71,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return w;
   };
   for (let i = 0; i < (options.workers ?? 1); i++) await addWorker();
+  const queueBackend = await testQueue.open();
   return {
     sandbox,
     api,
     workers,
     database,
     prefix,
+    testQueue,
+    queueBackend,
     workerConfig,
     addWorker,
     async close() {
       await Promise.all(workers.map((w) => w.close()));
       await api.close();
       await sandbox.close();
-      await deleteRedisPrefix(prefix);
+      await queueBackend.close();
+      await testQueue.cleanup();
       await database.drop();
     },
   };

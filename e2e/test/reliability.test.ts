@@ -2,8 +2,8 @@ import { callbackToken } from "@kex/core";
 import { claimManyForSubmit, countInFlight, createBatch, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
 import { randomUUID } from "node:crypto";
-import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
-import { TEST_REDIS_URL, waitFor } from "@kex/testing";
+import { createSubmitQueue, enqueueSubmits } from "@kex/queue";
+import { itOnRedisBackend, waitFor } from "@kex/testing";
 import request from "supertest";
 import { postBatch, STACK_API_TOKEN, startStack, waitForBatchDone, type Stack } from "../src/stack";
 
@@ -67,18 +67,17 @@ describe("crash safety on submit: never two upstream tasks for one job", () => {
   });
 });
 
-describe("Postgres is the source of truth; Redis may vanish", () => {
+describe("Postgres is the source of truth; the queue may vanish", () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ sandbox: FAST, workers: 0 });
   });
   afterAll(() => stack.close());
 
-  it("re-enqueues every unfinished job after the queue's Redis keys are wiped", async () => {
+  it("re-enqueues every unfinished job after the queue's data is wiped", async () => {
     const batch = await submitBatch(stack, 30, 1000);
-    // Redis loses everything (flush / failover): the jobs exist only in Postgres now.
-    const { deleteRedisPrefix } = await import("@kex/testing");
-    await deleteRedisPrefix(stack.prefix);
+    // The queue loses everything (a Redis flush / failover, a lost queue schema): the jobs exist only in Postgres now.
+    await stack.testQueue.wipe();
     const worker = await stack.addWorker();
     const swept = await worker.maintenance.sweep(new Date(Date.now() + 60_000));
     expect(swept.requeued).toBe(30);
@@ -93,14 +92,14 @@ describe("Postgres is the source of truth; Redis may vanish", () => {
 });
 
 describe("the API while a dependency is down", () => {
-  it("accepts jobs while Redis is down (the sweeper enqueues them later) and /readyz says why", async () => {
+  itOnRedisBackend("accepts jobs while Redis is down (the sweeper enqueues them later) and /readyz says why", "about a Redis outage beside a live Postgres", async () => {
     const stack = await startStack({ sandbox: FAST, workers: 0, api: { REDIS_URL: "redis://127.0.0.1:1" } });
     try {
       const res = await request(stack.api.url).post("/v1/extensions").set(auth).send({ video_id: video(2000), prompt: "while redis is down" });
       expect(res.status).toBe(202);
       const ready = await request(stack.api.url).get("/readyz");
       expect(ready.status).toBe(503);
-      expect(ready.body.checks.redis).toBe("unreachable");
+      expect(ready.body.checks.queue).toBe("unreachable");
       const worker = await stack.addWorker();
       await worker.maintenance.sweep(new Date(Date.now() + 60_000));
       await waitFor(async () => {
@@ -201,17 +200,13 @@ describe("upstream pushback", () => {
       expect(stats.rejectedByCode["1302"]).toBeGreaterThan(0);
       expect(stats.jobsWithMultipleTasks).toBe(0);
       expect(stats.tasksCreated).toBe(30);
-      // Done submits leave nothing behind in Redis; the retries above went through the "kex" backoff.
-      const redis = createRedis(TEST_REDIS_URL);
-      const queue = createSubmitQueue(redis, { prefix: stack.prefix });
-      // The last submits' completions may still be on their way to Redis.
+      // Done submits leave nothing behind in the queue; the retries above went through the "kex" backoff.
+      const queue = createSubmitQueue(stack.queueBackend);
+      // The last submits' completions may still be on their way to the queue.
       const counts = await waitFor(async () => {
         const c = await queue.getJobCounts("completed", "failed", "wait", "delayed", "prioritized", "active");
         return Object.values(c).every((n) => n === 0) ? c : undefined;
-      }, { timeoutMs: 10_000, what: "an empty submit queue" }).finally(async () => {
-        await queue.close();
-        redis.disconnect();
-      });
+      }, { timeoutMs: 10_000, what: "an empty submit queue" }).finally(() => queue.close());
       expect(counts.completed).toBe(0);
       expect(await stack.api.db.prisma.jobEvent.count({ where: { type: "submit_retry" } })).toBeGreaterThan(0);
     } finally {
@@ -251,12 +246,11 @@ describe("upstream pushback", () => {
 describe("account pause and jobs that already hold a slot", () => {
   it("a claimed job does not create while the account is paused, and goes once the pause ends", async () => {
     const stack = await startStack({ sandbox: FAST });
-    const redis = createRedis(TEST_REDIS_URL);
     try {
       const job = await createJob(stack.api.db, { input: { video_id: video(900), prompt: "paused" } });
       // Claimed (holding a slot) before the account was paused: the pause check at claim time is behind it.
       expect((await claimManyForSubmit(stack.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id)).toBe("claimed");
-      const pause = await new AccountPauseStore(redis, stack.prefix).pause({ code: 1102, message: "arrears", durationMs: 2500 });
+      const pause = await stack.queueBackend.pauses.pause({ code: 1102, message: "arrears", durationMs: 2500 });
       await new Promise((r) => setTimeout(r, 50));
       expect((await stack.workers[0]!.maintenance.sweep(new Date(Date.now() + 60_000))).requeued).toBe(1);
       await new Promise((r) => setTimeout(r, 800));
@@ -270,7 +264,6 @@ describe("account pause and jobs that already hold a slot", () => {
       expect(done.attempts).toBe(1);
       expect(stack.sandbox.stats().createRequests).toBe(1);
     } finally {
-      redis.disconnect();
       await stack.close();
     }
   });
@@ -279,8 +272,7 @@ describe("account pause and jobs that already hold a slot", () => {
 describe("a submit that arrives before its row is committed", () => {
   it("is handed back and runs once the row exists, instead of being dropped", async () => {
     const stack = await startStack({ sandbox: FAST });
-    const redis = createRedis(TEST_REDIS_URL);
-    const queue = createSubmitQueue(redis, { prefix: stack.prefix });
+    const queue = createSubmitQueue(stack.queueBackend);
     try {
       const jobId = randomUUID();
       await enqueueSubmits(queue, [jobId]);
@@ -294,7 +286,6 @@ describe("a submit that arrives before its row is committed", () => {
       expect(row.attempts).toBe(1);
     } finally {
       await queue.close();
-      redis.disconnect();
       await stack.close();
     }
   });

@@ -2,10 +2,8 @@ import type { Logger } from "@kex/core";
 import type { Db } from "@kex/db";
 import type { Engine } from "@kex/engine";
 import type { Registry } from "@kex/metrics";
-import type { AccountPauseStore } from "@kex/queue";
-import type { Queue } from "bullmq";
+import type { AnyQueue, QueueBackend } from "@kex/queue";
 import express, { type Express } from "express";
-import type { Redis } from "ioredis";
 import { authenticate, requireBasicAuth } from "./auth";
 import { authFailureThrottle } from "./auth-throttle";
 import { batchBodyLimits, jsonBody, SINGLE_BODY_LIMITS } from "./body-parsing";
@@ -31,8 +29,8 @@ export interface AppDeps {
   db: Db;
   /** Every change of a job's state goes through it. */
   engine: Engine;
-  redis: Redis;
-  pauses: AccountPauseStore;
+  /** The queue's store (Redis or Postgres): readiness, the account pause, the rate-limit counters. */
+  queueBackend: QueueBackend;
   /** `priorities[i]`: the job's position in its tenant's backlog (fair share). */
   enqueue: (jobIds: readonly string[], priorities?: readonly number[]) => Promise<void>;
   logger: Logger;
@@ -40,9 +38,9 @@ export interface AppDeps {
   registry: Registry;
   metrics: ApiMetrics;
   /** Queues shown by the dashboard at /admin/queues. */
-  dashboardQueues: readonly Queue[];
+  dashboardQueues: readonly AnyQueue[];
   /** `bodyLimitBytes`: the largest batch body, after decompression; other bodies have fixed limits (body-parsing.ts). */
-  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; queuePrefix: string; allowPrivateWebhookUrls?: boolean };
+  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; allowPrivateWebhookUrls?: boolean };
 }
 
 /** The HTTP app, built from its dependencies (tests build their own). */
@@ -52,7 +50,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret] }));
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes({ db: deps.db, queueBackend: deps.queueBackend }));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes(createOpenApiDocument()));
   // Before every check of credentials, so an address that keeps guessing costs nothing more.
@@ -63,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     "/v1",
     authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),
-    tenantRateLimit({ redis: deps.redis, prefix: deps.settings.queuePrefix, perSecond: deps.settings.rateLimitPerSec, logger: deps.logger }),
+    tenantRateLimit({ backend: deps.queueBackend, perSecond: deps.settings.rateLimitPerSec, logger: deps.logger }),
     jsonBody((req) => (req.method === "POST" && req.path === "/batches" ? batchLimits : SINGLE_BODY_LIMITS)),
     // Secrets shown once (a new key) are not kept: a replay shows them as null.
     idempotency({ db: deps.db, ttlMs: 24 * 3600_000, redact: ["key", "api_key"] }),

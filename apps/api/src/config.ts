@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX } from "@kex/queue";
+import { DEFAULT_QUEUE_PREFIX, QUEUE_BACKENDS } from "@kex/queue";
 
 /** API settings, parsed once at startup from the environment (the only place that reads it). */
 export const ApiConfigSchema = z.object({
@@ -7,7 +7,12 @@ export const ApiConfigSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
   DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/kling_orchestrator"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  /** Where the queue lives: "redis" (BullMQ on Redis) or "postgres" (BullMQ's Postgres backend; no Redis at all). */
+  QUEUE_BACKEND: z.enum(QUEUE_BACKENDS).default("redis"),
+  /** Redis, for QUEUE_BACKEND=redis only (never connected to with postgres). */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** The Postgres queue's database, for QUEUE_BACKEND=postgres; unset = DATABASE_URL's. */
+  QUEUE_DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
   QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
   /** Bearer token clients send on /v1/*. */
   API_TOKEN: z.string().min(16, "must be at least 16 characters"),

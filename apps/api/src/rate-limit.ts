@@ -1,22 +1,21 @@
 import type { Logger } from "@kex/core";
 import type { RequestHandler } from "express";
-import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { QueueBackend } from "@kex/queue";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { authOf } from "./auth";
 import { ApiError } from "./errors";
 
 /**
- * Per-tenant request rate limit, counted in Redis so it holds across every API process. While Redis
- * is unreachable each process falls back to its own in-memory limiter (the API keeps working).
- * `perSecond` 0 turns it off.
+ * Per-tenant request rate limit, counted in the queue backend's store (Redis, or a table beside the
+ * Postgres queue) so it holds across every API process. While that store is unreachable each process
+ * falls back to its own in-memory limiter (the API keeps working). `perSecond` 0 turns it off.
  */
-export function tenantRateLimit(deps: { redis: Redis; prefix: string; perSecond: number; logger: Logger }): RequestHandler {
+export function tenantRateLimit(deps: { backend: QueueBackend; perSecond: number; logger: Logger }): RequestHandler {
   if (deps.perSecond <= 0) return (_req, _res, next) => next();
-  const limiter = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix: `${deps.prefix}:ratelimit`,
+  const limiter = deps.backend.rateLimiter({
+    keyPrefix: "ratelimit",
     points: deps.perSecond,
-    duration: 1,
+    durationSec: 1,
     insuranceLimiter: new RateLimiterMemory({ points: deps.perSecond, duration: 1 }),
   });
   return async (_req, res, next) => {

@@ -4,8 +4,7 @@ import { createLogger, JOB_CATALOG, type Logger } from "@kex/core";
 import { createDb, type Db } from "@kex/db";
 import { Engine } from "@kex/engine";
 import { createMetricsRegistry, type Registry } from "@kex/metrics";
-import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
-import { Queue } from "bullmq";
+import { createQueueBackend, createSubmitQueue, enqueueSubmits, queueBackendSettings } from "@kex/queue";
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import { createApiMetrics } from "./metrics";
@@ -33,16 +32,23 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
   const registry = options.registry ?? createMetricsRegistry();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   // Fail fast: while Redis is down, requests must not hang; the rows are kept and swept later.
-  const redis = createRedis(config.REDIS_URL, { failFast: true });
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis error"));
-  const queue = createSubmitQueue(redis, { prefix: config.QUEUE_PREFIX });
+  let backend;
+  try {
+    backend = await createQueueBackend(
+      queueBackendSettings(config, { failFast: true, poolMax: 4, onError: (err) => logger.warn({ err: err.message, backend: config.QUEUE_BACKEND }, "queue backend error") }),
+    );
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const queue = createSubmitQueue(backend);
   queue.on("error", (err) => logger.warn({ err: err.message }, "queue error"));
   // Only read by the dashboard; the worker owns the maintenance schedulers.
-  const maintenanceQueue = new Queue(JOB_CATALOG.maintenance.queue, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const maintenanceQueue = backend.createQueue(JOB_CATALOG.maintenance.queue);
   maintenanceQueue.on("error", (err) => logger.warn({ err: err.message }, "queue error"));
   const enqueue = async (ids: readonly string[], priorities?: readonly number[]) => {
-    // While Redis is down, don't wait for it: the rows are stored and the sweeper enqueues them.
-    if (redis.status !== "ready") throw new Error(`redis is ${redis.status}`);
+    // While the queue's store is down, don't wait for it: the rows are stored and the sweeper enqueues them.
+    if (!backend.acceptsWrites()) throw new Error(`the ${backend.kind} queue backend is not connected`);
     await withTimeout(enqueueSubmits(queue, ids, priorities), config.ENQUEUE_TIMEOUT_MS, "enqueue");
   };
   const metrics = createApiMetrics(registry);
@@ -50,8 +56,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
   const app = createApp({
     db,
     engine,
-    redis,
-    pauses: new AccountPauseStore(redis, config.QUEUE_PREFIX),
+    queueBackend: backend,
     enqueue,
     logger,
     registry,
@@ -64,7 +69,6 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
       rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
       authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN,
       keyCacheMs: config.API_KEY_CACHE_MS,
-      queuePrefix: config.QUEUE_PREFIX,
       allowPrivateWebhookUrls: config.ALLOW_PRIVATE_WEBHOOK_URLS,
     },
   });
@@ -74,7 +78,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.HOST}:${port}`;
-  logger.info({ url }, "api listening");
+  logger.info({ url, queueBackend: backend.kind }, "api listening");
   return {
     url,
     server,
@@ -86,7 +90,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
         server.closeIdleConnections();
       });
       await Promise.all([queue.close(), maintenanceQueue.close()]);
-      redis.disconnect();
+      await backend.close();
       await db.close();
       logger.info("api stopped");
     },

@@ -1,5 +1,6 @@
 import { BATCH_MAX_ITEMS, PROMPT_MAX_CHARS } from "@kex/contract";
 import { countInFlight, getJobEvents } from "@kex/db";
+import { TEST_QUEUE_BACKEND } from "@kex/testing";
 import request from "supertest";
 import { auth, startApiHarness, validItem, type ApiHarness } from "./helpers";
 
@@ -286,10 +287,11 @@ describe("unknown ids", () => {
 });
 
 describe("health", () => {
-  it("/readyz checks Postgres, Redis and the upstream account", async () => {
+  it("/readyz checks Postgres, the queue's store and the upstream account", async () => {
     const res = await request(h.api.url).get("/readyz");
     expect(res.status).toBe(200);
-    expect(res.body.checks).toEqual({ postgres: "ok", redis: "ok", upstream_account: "ok" });
+    expect(res.body.queue_backend).toBe(TEST_QUEUE_BACKEND);
+    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok" });
   });
 
   it("counts no slots while nothing is upstream", async () => {

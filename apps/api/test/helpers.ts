@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from "@kex/core";
-import { createSubmitQueue, createRedis } from "@kex/queue";
-import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueQueuePrefix, type TestDatabase } from "@kex/testing";
+import { createSubmitQueue, type QueueBackend, type SubmitQueue } from "@kex/queue";
+import { createTestDatabase, createTestQueue, type TestDatabase, type TestQueue } from "@kex/testing";
 import { ApiConfigSchema, type ApiConfig } from "../src/config";
 import { startApi, type RunningApi } from "../src/server";
 
@@ -12,40 +12,44 @@ export interface ApiHarness {
   api: RunningApi;
   database: TestDatabase;
   config: ApiConfig;
+  /** The test's queue on the chosen backend (TEST_QUEUE_BACKEND), and a backend of the test's own on it. */
+  testQueue: TestQueue;
+  queueBackend: QueueBackend;
   /** The submit queue as the worker would see it. */
-  queue: ReturnType<typeof createSubmitQueue>;
+  queue: SubmitQueue;
   close(): Promise<void>;
 }
 
-/** A real API on an ephemeral port, with a database and a queue prefix of its own. */
+/** A real API on an ephemeral port, with a database and a queue of its own (on TEST_QUEUE_BACKEND). */
 export async function startApiHarness(
   overrides: Partial<Record<keyof ApiConfig, string>> = {},
   options: { logger?: Logger } = {},
 ): Promise<ApiHarness> {
   const database = await createTestDatabase();
-  const prefix = uniqueQueuePrefix();
+  const testQueue = createTestQueue({ databaseUrl: database.url });
   const config = ApiConfigSchema.parse({
     PORT: "0",
     DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    QUEUE_PREFIX: prefix,
+    ...testQueue.env,
     API_TOKEN,
     CALLBACK_SECRET,
     ...overrides,
   });
   const api = await startApi(config, { logger: options.logger ?? createLogger({ name: "api", level: "silent" }) });
-  const redis = createRedis(TEST_REDIS_URL);
-  const queue = createSubmitQueue(redis, { prefix });
+  const queueBackend = await testQueue.open();
+  const queue = createSubmitQueue(queueBackend);
   return {
     api,
     database,
     config,
+    testQueue,
+    queueBackend,
     queue,
     async close() {
       await api.close();
       await queue.close();
-      redis.disconnect();
-      await deleteRedisPrefix(prefix);
+      await queueBackend.close();
+      await testQueue.cleanup();
       await database.drop();
     },
   };

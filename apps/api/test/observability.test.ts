@@ -184,4 +184,17 @@ describe("/admin/queues (the BullMQ dashboard)", () => {
     const names = (res.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
     expect(names).toEqual(["maintenance", "submit"]);
   });
+
+  it("reads the queue on either backend: a waiting submit shows in its counts and job list", async () => {
+    await h.queue.add("submit", { jobId: "dashboard-probe" }, { jobId: "dashboard-probe" });
+    try {
+      const res = await request(api.url).get("/admin/queues/api/queues?activeQueue=submit&status=waiting&page=1").set("Authorization", basic("", API_TOKEN));
+      expect(res.status).toBe(200);
+      const submit = (res.body.queues as Array<{ name: string; counts: Record<string, number>; jobs: Array<{ id: string }> }>).find((q) => q.name === "submit")!;
+      expect(submit.counts.waiting).toBeGreaterThanOrEqual(1);
+      expect(submit.jobs.map((j) => j.id)).toContain("dashboard-probe");
+    } finally {
+      await h.queue.remove("dashboard-probe");
+    }
+  });
 });

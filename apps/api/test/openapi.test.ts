@@ -1,8 +1,7 @@
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { callbackToken } from "@kex/core";
 import { claimManyForSubmit, createJob } from "@kex/db";
-import { AccountPauseStore, createRedis } from "@kex/queue";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, TEST_REDIS_URL } from "@kex/testing";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser } from "@kex/testing";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import type { Express } from "express";
@@ -304,16 +303,11 @@ describe("answers validate against the document", () => {
   it("operations: /healthz, /readyz (ready and paused), /metrics, /openapi.json, /docs", async () => {
     await call("get", "/healthz", 200);
     await call("get", "/readyz", 200);
-    const redis = createRedis(TEST_REDIS_URL);
-    try {
-      const pauses = new AccountPauseStore(redis, h.config.QUEUE_PREFIX);
-      await pauses.pause({ code: 1102, message: "resource pack exhausted", durationMs: 60_000 });
-      const paused = await call("get", "/readyz", 503);
-      expect(paused.body.checks.upstream_account).toMatchObject({ status: "paused", code: 1102 });
-      await pauses.clear();
-    } finally {
-      redis.disconnect();
-    }
+    const { pauses } = h.queueBackend;
+    await pauses.pause({ code: 1102, message: "resource pack exhausted", durationMs: 60_000 });
+    const paused = await call("get", "/readyz", 503);
+    expect(paused.body.checks.upstream_account).toMatchObject({ status: "paused", code: 1102 });
+    await pauses.clear();
     await call("get", "/metrics", 200);
     await call("get", "/openapi.json", 200);
     await call("get", "/docs", 200);

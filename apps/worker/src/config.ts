@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_QUEUE_PREFIX } from "@kex/queue";
+import { DEFAULT_QUEUE_PREFIX, QUEUE_BACKENDS } from "@kex/queue";
 
 const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
 
@@ -8,7 +8,12 @@ export const WorkerConfigSchema = z
   .object({
     DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/kling_orchestrator"),
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+    /** Where the queue lives: "redis" (BullMQ on Redis) or "postgres" (BullMQ's Postgres backend; no Redis at all). */
+    QUEUE_BACKEND: z.enum(QUEUE_BACKENDS).default("redis"),
+    /** Redis, for QUEUE_BACKEND=redis only (never connected to with postgres). */
     REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+    /** The Postgres queue's database, for QUEUE_BACKEND=postgres; unset = DATABASE_URL's. */
+    QUEUE_DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
     QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
     /** Where upstream lives. Defaults to the local sandbox in proxy mode. */
     KLING_BASE_URL: z.string().url().default("http://127.0.0.1:4010"),

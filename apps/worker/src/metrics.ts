@@ -104,7 +104,7 @@ export interface WorkerGaugeSources {
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
 /**
- * Gauges read at scrape time. They describe shared state (Postgres, Redis), so every worker reports
+ * Gauges read at scrape time. They describe shared state (Postgres, the queue's store), so every worker reports
  * the same values: aggregate with max(), not sum(). A source that does not answer within
  * COLLECT_TIMEOUT_MS reports NaN (in-flight) or no series (queues) instead of failing the scrape.
  */
@@ -131,7 +131,7 @@ export function registerWorkerGauges(registry: Registry, sources: WorkerGaugeSou
   });
   new Gauge({
     name: "kex_queue_jobs",
-    help: "BullMQ jobs per queue and state (waiting, active, delayed, failed); absent when Redis did not answer",
+    help: "BullMQ jobs per queue and state (waiting, active, delayed, failed); absent when the queue's store (Redis or Postgres) did not answer",
     labelNames: ["queue", "state"],
     registers: [registry],
     async collect() {
@@ -139,7 +139,7 @@ export function registerWorkerGauges(registry: Registry, sources: WorkerGaugeSou
         sources.queues.map((queue) =>
           withDeadline(queue.getJobCounts(...QUEUE_STATES), COLLECT_TIMEOUT_MS, `${queue.name} job counts`).then(
             (counts) => ({ name: queue.name, counts }),
-            // Redis is unreachable: no series rather than stale or invented numbers.
+            // The queue's store is unreachable: no series rather than stale or invented numbers.
             () => null,
           ),
         ),

@@ -3,16 +3,16 @@ import { countInFlight, createDb, type Db } from "@kex/db";
 import { Engine, ReconcilerSystem, SubmitSystem, SweeperSystem, type WorkerResources } from "@kex/engine";
 import { createKlingClient, type KlingClient } from "@kex/kling";
 import { createMetricsRegistry, type Registry } from "@kex/metrics";
-import { AccountPauseStore, createRedis, createSubmitQueue, enqueueSubmits } from "@kex/queue";
-import { Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import { createQueueBackend, createSubmitQueue, enqueueSubmits, queueBackendSettings, type AnyWorker, type QueueBackendKind } from "@kex/queue";
 import type { WorkerConfig } from "./config";
 import { createWorkerMetrics, instrumentKlingClient, registerWorkerGauges } from "./metrics";
 import { DEFAULT_METRICS_PORT, startWorkerMetricsServer, type RunningMetricsServer } from "./metrics-server";
 import { createWebhookDispatcher, type WebhookDispatcher } from "./webhook-dispatcher";
 
 export interface RunningWorker {
-  worker: Worker<SubmitPayload>;
+  worker: AnyWorker<SubmitPayload>;
+  /** Where its queue lives (QUEUE_BACKEND). */
+  queueBackend: QueueBackendKind;
   db: Db;
   /** Run a sweep or reconcile now (tests, operators); `now` defaults to the clock. */
   maintenance: { sweep(now?: Date): ReturnType<SweeperSystem["sweep"]>; reconcile(now?: Date): ReturnType<ReconcilerSystem["reconcile"]> };
@@ -43,15 +43,23 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const registry = options.registry ?? createMetricsRegistry();
   const metrics = createWorkerMetrics(registry);
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
-  const redis: Redis = createRedis(config.REDIS_URL);
-  const workerConnection: Redis = createRedis(config.REDIS_URL);
-  const queue = createSubmitQueue(redis, { prefix: config.QUEUE_PREFIX });
-  const pauses = new AccountPauseStore(redis, config.QUEUE_PREFIX);
+  let backend;
+  try {
+    backend = await createQueueBackend(
+      queueBackendSettings(config, { onError: (err) => logger.warn({ err: err.message, backend: config.QUEUE_BACKEND }, "queue backend error") }),
+    );
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const queue = createSubmitQueue(backend);
+  const pauses = backend.pauses;
   let closing = false;
 
   const resources: WorkerResources = {
     db,
     queue,
+    queueStates: backend,
     enqueue: (jobIds) => enqueueSubmits(queue, jobIds),
     upstream: instrumentKlingClient(klingClientFromConfig(config), metrics),
     pauses,
@@ -75,9 +83,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     () => closing,
   );
 
-  const worker = new Worker<SubmitPayload>(JOB_CATALOG.submit.queue, submits.process, {
-    connection: workerConnection,
-    prefix: config.QUEUE_PREFIX,
+  const worker = backend.createWorker<SubmitPayload>(JOB_CATALOG.submit.queue, submits.process, {
     concurrency: config.WORKER_CONCURRENCY,
     // BullMQ renews the lock every lockRenewTime while the processor runs, and an upstream call
     // (KLING_HTTP_TIMEOUT_MS) ends inside the lock even if no renewal lands during it (config.ts).
@@ -97,7 +103,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   await worker.waitUntilReady();
 
   // Safety nets: job schedulers run each once per interval across every worker process. Every
-  // process re-asserts the schedulers on a timer, so they come back after Redis loses its data.
+  // process re-asserts the schedulers on a timer, so they come back after the queue loses its data.
   const sweeper = new SweeperSystem(resources, { sweepMinAgeMs: config.SWEEP_MIN_AGE_MS, sweepBatch: config.SWEEP_BATCH });
   const reconciler = new ReconcilerSystem(resources, engine, {
     reconcileAfterMs: config.RECONCILE_AFTER_MS,
@@ -109,14 +115,11 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   });
   const maintenance: RunningWorker["maintenance"] = { sweep: (now) => sweeper.sweep(now), reconcile: (now) => reconciler.reconcile(now) };
   const { maintenance: m } = JOB_CATALOG;
-  const maintenanceQueue = new Queue(m.queue, { connection: redis, prefix: config.QUEUE_PREFIX, defaultJobOptions: m.options });
-  const maintenanceConnection: Redis = createRedis(config.REDIS_URL);
-  const maintenanceWorker = new Worker(
+  const maintenanceQueue = backend.createQueue(m.queue, { defaultJobOptions: m.options });
+  const maintenanceWorker = backend.createWorker(
     m.queue,
     async (job) => (job.name === m.jobs.sweep ? maintenance.sweep() : maintenance.reconcile()),
     {
-      connection: maintenanceConnection,
-      prefix: config.QUEUE_PREFIX,
       concurrency: 1,
       lockDuration: config.LOCK_DURATION_MS,
       lockRenewTime: config.LOCK_RENEW_MS,
@@ -153,6 +156,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   let metricsServer: RunningMetricsServer | null = null;
   const running: RunningWorker = {
     worker,
+    queueBackend: backend.kind,
     db,
     maintenance,
     webhooks,
@@ -164,9 +168,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       await Promise.all([worker.close(), maintenanceWorker.close(), webhooks.close()]);
       await maintenanceQueue.close();
       await queue.close();
-      maintenanceConnection.disconnect();
-      redis.disconnect();
-      workerConnection.disconnect();
+      await backend.close();
       await db.close();
       logger.info("worker stopped");
     },
@@ -186,7 +188,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   }
   running.metricsUrl = metricsServer?.url ?? null;
   logger.info(
-    { concurrency: config.WORKER_CONCURRENCY, maxInFlight: config.KLING_MAX_IN_FLIGHT, metrics: running.metricsUrl && `${running.metricsUrl}/metrics` },
+    { queueBackend: backend.kind, concurrency: config.WORKER_CONCURRENCY, maxInFlight: config.KLING_MAX_IN_FLIGHT, metrics: running.metricsUrl && `${running.metricsUrl}/metrics` },
     "worker started",
   );
   return running;

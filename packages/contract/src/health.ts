@@ -10,9 +10,10 @@ const CheckSchema = z.enum(["ok", "unreachable"]);
 export const ReadinessSchema = z
   .object({
     status: z.enum(["ready", "not_ready"]),
+    queue_backend: z.enum(["redis", "postgres"]).meta({ description: "where the queue lives (`QUEUE_BACKEND`)" }),
     checks: z.object({
       postgres: CheckSchema,
-      redis: CheckSchema,
+      queue: CheckSchema.meta({ description: "the queue's store answers: Redis, or the Postgres database of the queue" }),
       upstream_account: z
         .union([
           z.literal("ok"),

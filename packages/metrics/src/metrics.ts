@@ -32,7 +32,7 @@ export function createJobsFinishedCounter(registry: Registry): JobsFinishedCount
 }
 
 /**
- * Runs a collector's query with a deadline, so a scrape never hangs on a dead Redis or Postgres (the
+ * Runs a collector's query with a deadline, so a scrape never hangs on a dead queue store or Postgres (the
  * worker's Redis client waits through reconnects by design). The query itself is not canceled.
  */
 export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -43,5 +43,5 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Longest a gauge's `collect()` waits for Postgres or Redis before reporting "unknown". */
+/** Longest a gauge's `collect()` waits for Postgres or the queue's store before reporting "unknown". */
 export const COLLECT_TIMEOUT_MS = 2000;

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Pool } from "pg";
 
 export interface AccountPause {
   code: number;
@@ -8,10 +9,23 @@ export interface AccountPause {
 
 /**
  * "The upstream account is paused" (1100-1102: account exception, arrears, resource pack used up),
- * shared by every process through one Redis key with a TTL: it ends by itself after the interval,
- * and `/readyz` reports it meanwhile.
+ * shared by every process through the queue backend: it ends by itself after the interval, and
+ * `/readyz` reports it meanwhile. One implementation per queue backend, with the same contract tests.
  */
-export class AccountPauseStore {
+export interface AccountPauseStore {
+  pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause>;
+  /** The pause in force, or null once it has expired or was cleared. */
+  current(): Promise<AccountPause | null>;
+  clear(): Promise<void>;
+}
+
+function pauseOf(args: { code: number; message: string; durationMs: number; now?: Date }): AccountPause {
+  const now = args.now ?? new Date();
+  return { code: args.code, message: args.message, until: new Date(now.getTime() + args.durationMs).toISOString() };
+}
+
+/** One Redis key with a TTL (`<prefix>:account-pause`). */
+export class RedisAccountPauseStore implements AccountPauseStore {
   private readonly key: string;
   constructor(
     private readonly redis: Redis,
@@ -21,12 +35,7 @@ export class AccountPauseStore {
   }
 
   async pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
-    const now = args.now ?? new Date();
-    const pause: AccountPause = {
-      code: args.code,
-      message: args.message,
-      until: new Date(now.getTime() + args.durationMs).toISOString(),
-    };
+    const pause = pauseOf(args);
     await this.redis.set(this.key, JSON.stringify(pause), "PX", Math.max(1, args.durationMs));
     return pause;
   }
@@ -38,5 +47,47 @@ export class AccountPauseStore {
 
   async clear(): Promise<void> {
     await this.redis.del(this.key);
+  }
+}
+
+/**
+ * One row of `<schema>.kex_account_pause` with an expiry on the database's clock, like the Redis
+ * key's TTL: a pause past `expires_at` is never read, and the next pause overwrites it.
+ */
+export class PostgresAccountPauseStore implements AccountPauseStore {
+  private readonly table: string;
+  constructor(
+    private readonly pool: Pool,
+    quotedSchema: string,
+  ) {
+    this.table = `${quotedSchema}.kex_account_pause`;
+  }
+
+  /** The table, in the queue backend's schema; run once at start (idempotent). */
+  static createTableSql(quotedSchema: string): string {
+    return `CREATE TABLE IF NOT EXISTS ${quotedSchema}.kex_account_pause (
+      key text PRIMARY KEY,
+      pause jsonb NOT NULL,
+      expires_at timestamptz NOT NULL
+    )`;
+  }
+
+  async pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
+    const pause = pauseOf(args);
+    await this.pool.query(
+      `INSERT INTO ${this.table} (key, pause, expires_at) VALUES ('account', $1, clock_timestamp() + make_interval(secs => $2::float8 / 1000))
+       ON CONFLICT (key) DO UPDATE SET pause = EXCLUDED.pause, expires_at = EXCLUDED.expires_at`,
+      [JSON.stringify(pause), Math.max(1, args.durationMs)],
+    );
+    return pause;
+  }
+
+  async current(): Promise<AccountPause | null> {
+    const { rows } = await this.pool.query<{ pause: AccountPause }>(`SELECT pause FROM ${this.table} WHERE key = 'account' AND expires_at > clock_timestamp()`);
+    return rows[0]?.pause ?? null;
+  }
+
+  async clear(): Promise<void> {
+    await this.pool.query(`DELETE FROM ${this.table} WHERE key = 'account'`);
   }
 }

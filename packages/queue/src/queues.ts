@@ -1,23 +1,17 @@
 import { JOB_CATALOG, submitJobId, type SubmitPayload } from "@kex/core";
-import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { AnyQueue, QueueBackend } from "./backend";
 
-export interface QueueSettings {
-  /**
-   * BullMQ key prefix. The default "{kex}" is a Redis Cluster hash tag, so every key of a queue lands
-   * in one slot and the same code runs on a cluster. Tests use a unique prefix each.
-   */
-  prefix: string;
-}
-
+/**
+ * The default queue prefix. On Redis, "{kex}" is a Redis Cluster hash tag, so every key of a queue
+ * lands in one slot and the same code runs on a cluster; on Postgres it names the schema
+ * (`queueSchemaName`). Tests use a unique prefix each.
+ */
 export const DEFAULT_QUEUE_PREFIX = "{kex}";
 
-export function createSubmitQueue(connection: Redis, settings: QueueSettings): Queue<SubmitPayload> {
-  return new Queue<SubmitPayload>(JOB_CATALOG.submit.queue, {
-    connection,
-    prefix: settings.prefix,
-    defaultJobOptions: JOB_CATALOG.submit.options,
-  });
+export type SubmitQueue = AnyQueue<SubmitPayload>;
+
+export function createSubmitQueue(backend: QueueBackend): SubmitQueue {
+  return backend.createQueue<SubmitPayload>(JOB_CATALOG.submit.queue, { defaultJobOptions: JOB_CATALOG.submit.options });
 }
 
 /** BullMQ's lowest priority; 1 is the highest we use (0 would mean "no priority" and jump every queue). */
@@ -29,7 +23,7 @@ export const MAX_PRIORITY = 2_097_152;
  * numbers first, so one tenant's 10,000-job batch interleaves with another tenant's single job
  * instead of starving it (fair share; see README).
  */
-export async function enqueueSubmits(queue: Queue<SubmitPayload>, jobIds: readonly string[], priorities?: readonly number[]): Promise<void> {
+export async function enqueueSubmits(queue: SubmitQueue, jobIds: readonly string[], priorities?: readonly number[]): Promise<void> {
   const chunk = 1000;
   for (let i = 0; i < jobIds.length; i += chunk) {
     await queue.addBulk(

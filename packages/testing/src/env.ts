@@ -8,6 +8,16 @@ export const TEST_PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgresql://
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 export const TEST_DB_PREFIX = "kex_test_";
 
+/**
+ * Which queue backend the tests run on: `TEST_QUEUE_BACKEND=redis` (default) or `postgres` (BullMQ's
+ * Postgres backend, in each test's own database). Tests about Redis itself are skipped on postgres.
+ */
+export const TEST_QUEUE_BACKEND: "redis" | "postgres" = (() => {
+  const value = process.env.TEST_QUEUE_BACKEND ?? "redis";
+  if (value !== "redis" && value !== "postgres") throw new Error(`TEST_QUEUE_BACKEND must be redis or postgres, not ${JSON.stringify(value)}`);
+  return value;
+})();
+
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
 
 /**

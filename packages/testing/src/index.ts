@@ -1,6 +1,7 @@
 export * from "./env";
 export * from "./database";
 export * from "./redis";
+export * from "./queue";
 export * from "./wait";
 export * from "./resolver";
 export * from "./browser";

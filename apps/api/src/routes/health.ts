@@ -1,14 +1,13 @@
 import { HealthSchema, ReadinessSchema } from "@kex/contract";
 import { pingDb, type Db } from "@kex/db";
-import { pingRedis, type AccountPauseStore } from "@kex/queue";
+import type { QueueBackend } from "@kex/queue";
 import { Router } from "express";
-import type { Redis } from "ioredis";
 import { JSON_MEDIA, open, TAGS } from "../openapi/operations";
 
 export interface HealthDeps {
   db: Db;
-  redis: Redis;
-  pauses: AccountPauseStore;
+  /** The queue's store (Redis or Postgres) and the account pause kept in it. */
+  queueBackend: QueueBackend;
 }
 
 export function healthRoutes(deps: HealthDeps): Router {
@@ -17,16 +16,18 @@ export function healthRoutes(deps: HealthDeps): Router {
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  /** Readiness: Postgres and Redis answer and the upstream account is not paused. */
+  /** Readiness: Postgres and the queue's store answer and the upstream account is not paused. */
   router.get("/readyz", async (_req, res) => {
-    const [postgres, redis] = await Promise.all([pingDb(deps.db), pingRedis(deps.redis)]);
-    const pause = redis ? await deps.pauses.current().catch(() => null) : null;
-    const ready = postgres && redis && !pause;
+    const { queueBackend } = deps;
+    const [postgres, queue] = await Promise.all([pingDb(deps.db), queueBackend.ping()]);
+    const pause = queue ? await queueBackend.pauses.current().catch(() => null) : null;
+    const ready = postgres && queue && !pause;
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
+      queue_backend: queueBackend.kind,
       checks: {
         postgres: postgres ? "ok" : "unreachable",
-        redis: redis ? "ok" : "unreachable",
+        queue: queue ? "ok" : "unreachable",
         upstream_account: pause ? { status: "paused", code: pause.code, message: pause.message, until: pause.until } : "ok",
       },
     });
@@ -43,7 +44,7 @@ export const healthOperations = [
   }),
   open.get("/readyz", {
     operationId: "readiness",
-    summary: "Readiness: Postgres and Redis answer and the upstream account is not paused",
+    summary: "Readiness: Postgres and the queue's store (Redis or Postgres) answer and the upstream account is not paused",
     tags: [TAGS.ops],
     ok: { status: 200, description: "ready", schema: ReadinessSchema },
     also: { "503": { description: "not ready: `checks` says why", content: { [JSON_MEDIA]: { schema: ReadinessSchema } } } },

@@ -29,7 +29,7 @@ export class SweeperSystem {
   ) {}
 
   async sweep(now = this.resources.clock()): Promise<{ checked: number; requeued: number }> {
-    const { db, queue, logger, metrics } = this.resources;
+    const { db, queue, queueStates, logger, metrics } = this.resources;
     const olderThan = new Date(now.getTime() - this.settings.sweepMinAgeMs);
     let afterId: string | undefined;
     let checked = 0;
@@ -41,7 +41,7 @@ export class SweeperSystem {
       if (rows.length === 0) break;
       checked += rows.length;
       afterId = rows[rows.length - 1]!.id;
-      const states = await Promise.all(rows.map((r) => queue.getJobState(r.id)));
+      const states = await queueStates.jobStates(queue, rows.map((r) => r.id));
       const dead = rows.map((r, i) => ({ ...r, state: states[i]! })).filter((r) => !LIVE_STATES.has(r.state));
       if (dead.length === 0) continue;
       // A finished BullMQ job with the same id would make the add a no-op: remove it first.

@@ -1,9 +1,8 @@
-import type { Logger, SubmitPayload } from "@kex/core";
+import type { Logger } from "@kex/core";
 import type { Db } from "@kex/db";
 import type { KlingClient } from "@kex/kling";
 import type { Counter, JobsFinishedCounter } from "@kex/metrics";
-import type { AccountPauseStore } from "@kex/queue";
-import type { Queue } from "bullmq";
+import type { AccountPauseStore, QueueBackend, SubmitQueue } from "@kex/queue";
 
 /** What every system of the engine shares (the api's engine has these only). */
 export interface EngineResources {
@@ -23,7 +22,9 @@ export interface EngineResources {
 
 /** What the worker's systems (submit, claims, sweeper, reconciler) need besides: the queue itself and upstream. */
 export interface WorkerResources extends EngineResources {
-  queue: Queue<SubmitPayload>;
+  queue: SubmitQueue;
+  /** The sweeper's job-state lookups, answered by the queue's store (Redis or Postgres). */
+  queueStates: Pick<QueueBackend, "jobStates">;
   upstream: KlingClient;
   pauses: AccountPauseStore;
   metrics: EngineResources["metrics"] & {
