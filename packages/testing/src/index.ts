@@ -6,3 +6,4 @@ export * from "./resolver";
 export * from "./browser";
 export * from "./table";
 export * from "./webhook-receiver";
+export * from "./embedded-postgres";
