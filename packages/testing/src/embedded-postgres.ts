@@ -190,10 +190,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--no-sync"],
     postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
+      "-c",
+      "listen_addresses=127.0.0.1",
       // TCP only: the compiled-in socket directory may not exist or be writable here.
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=300",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=300",
       ...(options.fast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
     ],
     onLog,

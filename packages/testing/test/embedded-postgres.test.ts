@@ -19,7 +19,10 @@ interface Started {
 }
 
 async function start(dataDir: string, ...flags: string[]): Promise<Started> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, dataDir, ...flags], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, dataDir, ...flags], {
+    cwd: REPO_ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {
