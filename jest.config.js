@@ -9,6 +9,7 @@ module.exports = {
     "<rootDir>/scripts/test/**/*.test.ts",
   ],
   globalSetup: "<rootDir>/packages/testing/src/global-setup.ts",
+  globalTeardown: "<rootDir>/packages/testing/src/global-teardown.ts",
   testTimeout: 60_000,
   maxWorkers: 2,
 };

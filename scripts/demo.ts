@@ -68,7 +68,10 @@ async function main(): Promise<void> {
       await Promise.all(services.map((s) => s.stop("SIGTERM")));
       await infra.stop();
     })());
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     process.once(signal, () => {
       say("\nstopping…");
       void stopAll().finally(() => process.exit(code));
@@ -108,7 +111,12 @@ async function main(): Promise<void> {
       },
     });
     services.push(sandbox);
-    const api = startService({ name: "api", app: "api", logDir, env: { ...common, PORT: String(apiPort), API_TOKEN: apiToken, CALLBACK_SECRET: callbackSecret } });
+    const api = startService({
+      name: "api",
+      app: "api",
+      logDir,
+      env: { ...common, PORT: String(apiPort), API_TOKEN: apiToken, CALLBACK_SECRET: callbackSecret },
+    });
     services.push(api);
     const worker = startService({
       name: "worker",
@@ -135,7 +143,8 @@ async function main(): Promise<void> {
     say(`✔ batch ${batch.id}: ${batch.total} extensions submitted\n`);
 
     const bar = new SingleBar({
-      format: " {bar} {value}/{total} finished | queued {queued} · submitting {submitting} · submitted {submitted} · processing {processing} · succeeded {succeeded} · failed {failed}",
+      format:
+        " {bar} {value}/{total} finished | queued {queued} · submitting {submitting} · submitted {submitted} · processing {processing} · succeeded {succeeded} · failed {failed}",
       barCompleteChar: "█",
       barIncompleteChar: "░",
       hideCursor: true,
@@ -161,23 +170,45 @@ async function main(): Promise<void> {
     const sample = (await (await fetch(`${apiUrl}/v1/extensions?batch_id=${batch.id}&status=succeeded&limit=1`, { headers })).json()) as {
       data: Array<Record<string, unknown>>;
     };
-    const stats = (await (await fetch(`${sandboxUrl}/__sandbox/stats`)).json()) as { tasksCreated: number; peakInFlight: number; jobsWithMultipleTasks: number };
+    const stats = (await (await fetch(`${sandboxUrl}/__sandbox/stats`)).json()) as {
+      tasksCreated: number;
+      peakInFlight: number;
+      jobsWithMultipleTasks: number;
+    };
 
     say(`\nSummary (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     say(`  succeeded ${counts.succeeded}, failed ${counts.failed}, canceled ${counts.canceled} of ${batch.total}`);
-    say(`  upstream tasks created ${stats.tasksCreated}, peak in flight ${stats.peakInFlight} (cap 10), jobs with more than one task ${stats.jobsWithMultipleTasks}`);
+    say(
+      `  upstream tasks created ${stats.tasksCreated}, peak in flight ${stats.peakInFlight} (cap 10), jobs with more than one task ${stats.jobsWithMultipleTasks}`,
+    );
     for (const job of failed.data) say(`  failed: ${job.id} (video ${job.video_id}): ${job.error.code}: ${job.error.message}`);
     if (sample.data[0]) {
       const job = sample.data[0];
       say(`\nA finished job (GET /v1/extensions/${job.id}):`);
-      say(JSON.stringify({ id: job.id, status: job.status, video_id: job.video_id, upstream_task_id: job.upstream_task_id, result: job.result, submitted_at: job.submitted_at, finished_at: job.finished_at }, null, 2).replace(/^/gm, "  "));
+      say(
+        JSON.stringify(
+          {
+            id: job.id,
+            status: job.status,
+            video_id: job.video_id,
+            upstream_task_id: job.upstream_task_id,
+            result: job.result,
+            submitted_at: job.submitted_at,
+            finished_at: job.finished_at,
+          },
+          null,
+          2,
+        ).replace(/^/gm, "  "),
+      );
     }
     say("\nWhere to look next:");
     say(`  curl -H 'Authorization: Bearer ${apiToken}' ${apiUrl}/v1/batches/${batch.id}`);
     say(`  curl -H 'Authorization: Bearer ${apiToken}' '${apiUrl}/v1/extensions?batch_id=${batch.id}&limit=5'`);
     say(`  curl -H 'Authorization: Bearer ${apiToken}' ${apiUrl}/v1/extensions/${batch.jobs[0]}/events   # the job's event log`);
     // The embedded cluster's password is the fixed, loopback-only "postgres": shown so the command works.
-    say(`  psql ${infra.embedded ? DATABASE_URL : DATABASE_URL.replace(/:[^:@/]*@/, "@")} -c 'select status, count(*) from jobs group by 1'`);
+    say(
+      `  psql ${infra.embedded ? DATABASE_URL : DATABASE_URL.replace(/:[^:@/]*@/, "@")} -c 'select status, count(*) from jobs group by 1'`,
+    );
     if (infra.embedded) say(`  postgres log: .demo/logs/postgres.log (data in .demo/pg: kept for the next run; --clean deletes it)`);
     say(`  logs: .demo/logs/{api,worker,sandbox}.log`);
 

@@ -1,7 +1,16 @@
 import { ApiConfigSchema, startApi, type ApiConfig, type RunningApi } from "@kex/api";
 import { createLogger } from "@kex/core";
 import { startSandbox, type RunningSandbox, type StartSandboxOptions } from "@kex/sandbox";
-import { createTestDatabase, deleteRedisPrefix, TEST_LOG_LEVEL, TEST_REDIS_URL, uniqueQueuePrefix, waitFor, type TestDatabase } from "@kex/testing";
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  TEST_LOG_LEVEL,
+  TEST_QUEUE_BACKEND,
+  TEST_REDIS_URL,
+  uniqueQueuePrefix,
+  waitFor,
+  type TestDatabase,
+} from "@kex/testing";
 import { startWorker, WorkerConfigSchema, type RunningWorker, type WorkerConfig } from "@kex/worker";
 
 export const STACK_API_TOKEN = "stack-api-token-0123456789";
@@ -36,6 +45,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ApiConfigSchema.parse({
       PORT: "0",
       DATABASE_URL: database.url,
+      // The backend global setup chose (postgres when no Redis answers).
+      QUEUE_BACKEND: TEST_QUEUE_BACKEND,
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
       API_TOKEN: STACK_API_TOKEN,
@@ -48,6 +59,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   const workerConfig = WorkerConfigSchema.parse({
     DATABASE_URL: database.url,
+    QUEUE_BACKEND: TEST_QUEUE_BACKEND,
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
     KLING_BASE_URL: sandbox.url,

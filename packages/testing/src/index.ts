@@ -7,3 +7,4 @@ export * from "./browser";
 export * from "./table";
 export * from "./webhook-receiver";
 export * from "./embedded-postgres";
+export * from "./probe";
