@@ -9,11 +9,12 @@ export async function redisAnswers(url: string): Promise<boolean> {
   redis.on("error", () => undefined);
   try {
     await redis.connect();
-    return (await redis.ping()) === "PONG";
+    const pong = (await redis.ping()) === "PONG";
+    await redis.quit();
+    return pong;
   } catch {
-    return false;
-  } finally {
     redis.disconnect();
+    return false;
   }
 }
 
