@@ -123,6 +123,11 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Resolves once process `pid` has ended. */
+async function gone(pid: number): Promise<void> {
+  while (alive(pid)) await sleep(100);
+}
+
 /** The pid in `postmaster.pid` when that process still runs and is a postgres (Linux: by its command line). */
 function livePostmaster(dataDir: string): number | undefined {
   const pidFile = path.join(dataDir, "postmaster.pid");
@@ -229,8 +234,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port,
     dataDir,
     reused,
+    // The library waits for the server's `exit` event, which never comes when the server has already
+    // exited (a Ctrl-C reaches the whole process group): the pid going away ends the wait too.
     stop: () =>
-      (stopped ??= server.stop().then(() => {
+      (stopped ??= Promise.race([server.stop(), pid === undefined ? new Promise<void>(() => undefined) : gone(pid)]).then(() => {
         if (pid !== undefined) running.delete(pid);
       })),
   };

