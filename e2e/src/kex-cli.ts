@@ -46,7 +46,11 @@ export interface KexRun {
 export const allOutput: string[] = [];
 
 /** Runs `kex` (the bin, which loads the compiled CLI) as a child process, as a user would. */
-export function kex(args: string[], env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): Promise<KexRun> {
+export function kex(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { timeoutMs?: number; /** Each piece of stderr as it comes. */ onStderr?: (text: string) => void } = {},
+): Promise<KexRun> {
   ensureKexBuilt();
   return new Promise((resolve, reject) => {
     const childEnv = childProcessEnv({ KEX_URL: undefined, KEX_TOKEN: undefined, ...env });
@@ -55,7 +59,10 @@ export function kex(args: string[], env: Record<string, string | undefined>, opt
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      stderr += s;
+      options.onStderr?.(s);
+    });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(
@@ -74,6 +81,12 @@ export function kex(args: string[], env: Record<string, string | undefined>, opt
 /** `batch <uuid>: N jobs (lines a-b)` lines of `kex submit`. */
 export function createdBatches(stdout: string): Array<{ id: string; total: number }> {
   return [...stdout.matchAll(/^batch ([0-9a-f-]{36}): (\d+) jobs/gm)].map((m) => ({ id: m[1]!, total: Number(m[2]) }));
+}
+
+/** The batch ids of the `kex export <id> …` command a summary prints. */
+export function exportCommandIds(text: string): string[] | undefined {
+  const m = /kex export ((?:[0-9a-f-]{36} ?)+)/.exec(text);
+  return m?.[1]!.trim().split(" ");
 }
 
 export const sourceVideo = (i: number) => `7${String(i).padStart(17, "0")}`;
