@@ -149,19 +149,24 @@ describe("kex workflows against a running stack", () => {
       await writeFile(file("outage.jsonl"), JSON.stringify({ video_id: sourceVideo(960), prompt: "waits" }));
       const [batch] = createdBatches((await kex(["submit", file("outage.jsonl")], env)).stdout);
       const proxy = await startProxy(stack.api.url);
-      let closedAt: number | undefined;
       let warnedAt: number | undefined;
       let firstPoll: () => void = () => undefined;
       const polled = new Promise<void>((resolve) => (firstPoll = resolve));
       const run = kex(["watch", batch!.id, "--interval", "200", "--give-up-after", "3"], { ...env, KEX_URL: proxy.url }, {
+        timeoutMs: 30_000,
         onStderr: (text) => {
           if (text.includes("succeeded 0")) firstPoll();
           if (text.includes("API unreachable, retrying…")) warnedAt ??= Date.now();
         },
       });
-      await polled; // the first progress line: the API answered through the proxy
-      closedAt = Date.now();
-      await proxy.close();
+      let closedAt: number;
+      try {
+        // The first progress line: the API answered through the proxy.
+        await Promise.race([polled, run.then(() => Promise.reject(new Error("kex ended before its first progress line")))]);
+      } finally {
+        closedAt = Date.now();
+        await proxy.close();
+      }
       const result = await run;
       expect(result.code).toBe(3);
       expect(warnedAt).toBeDefined();
