@@ -1,8 +1,7 @@
 import { Client } from "pg";
-import { migrateDatabase } from "./database";
-import { TEST_DB_PREFIX, TEST_PG_ADMIN_URL, databaseUrl, templateDatabaseName } from "./env";
+import { ensureTemplateDatabase, TEMPLATE_LOCK_KEY } from "./database";
+import { TEST_DB_PREFIX, TEST_PG_ADMIN_URL, templateDatabaseName } from "./env";
 
-const LOCK_KEY = 7_391_777;
 
 function processAlive(pid: number): boolean {
   try {
@@ -22,7 +21,7 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: TEST_PG_ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
+    await admin.query("SELECT pg_advisory_lock($1)", [TEMPLATE_LOCK_KEY]);
     const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${TEST_DB_PREFIX}%`]);
     const names = rows.map((r) => r.datname);
     for (const name of names) {
@@ -31,15 +30,12 @@ export default async function globalSetup(): Promise<void> {
       const oldTemplate = name.startsWith(`${TEST_DB_PREFIX}tpl_`) && name !== template;
       if (stale || oldTemplate) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
     }
-    if (!names.includes(template)) {
-      const building = `${template}_build`;
-      await admin.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE "${building}"`);
-      migrateDatabase(databaseUrl(building));
-      await admin.query(`ALTER DATABASE "${building}" RENAME TO "${template}"`);
-    }
   } finally {
-    await admin.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => undefined);
+    await admin.query("SELECT pg_advisory_unlock($1)", [TEMPLATE_LOCK_KEY]).catch(() => undefined);
+  }
+  try {
+    await ensureTemplateDatabase(admin);
+  } finally {
     await admin.end();
   }
 }
