@@ -96,13 +96,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `${TEST_DB_PREFIX}${process.pid}_${randomBytes(4).toString("hex")}`;
   const url = databaseUrl(name);
   const template = databaseUrl(templateDatabaseName());
-  try {
-    await createDatabaseFromTemplate(url, template);
-  } catch (err) {
-    // 3D000: the template database does not exist.
-    if ((err as { code?: string }).code !== "3D000") throw err;
-    await admin((c) => ensureTemplateDatabase(c));
-    await createDatabaseFromTemplate(url, template);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createDatabaseFromTemplate(url, template);
+      return { name, url, drop: () => dropDatabase(url) };
+    } catch (err) {
+      // 3D000: the template database does not exist.
+      if ((err as { code?: string }).code !== "3D000" || attempt >= 3) throw err;
+      await admin((c) => ensureTemplateDatabase(c));
+    }
   }
-  return { name, url, drop: () => dropDatabase(url) };
 }
