@@ -87,7 +87,10 @@ describe("kex workflows against a running stack", () => {
 
   describe("with no worker running (jobs stay queued)", () => {
     it("cancels a job, then the rest of its batch; says so when there is nothing left to cancel", async () => {
-      await writeFile(file("cancel.jsonl"), [0, 1, 2].map((i) => JSON.stringify({ video_id: sourceVideo(900 + i), prompt: `c${i}` })).join("\n"));
+      await writeFile(
+        file("cancel.jsonl"),
+        [0, 1, 2].map((i) => JSON.stringify({ video_id: sourceVideo(900 + i), prompt: `c${i}` })).join("\n"),
+      );
       const submitted = await kex(["submit", file("cancel.jsonl")], env);
       expect(submitted.code).toBe(0);
       const [batch] = createdBatches(submitted.stdout);
@@ -128,7 +131,10 @@ describe("kex workflows against a running stack", () => {
       const shown = await kex(["chains", "show", chain.id, "--json"], env);
       expect(JSON.parse(shown.stdout)).toMatchObject({ id: chain.id, status: "running" });
 
-      const tooLong = await kex(["chains", "create", sourceVideo(951), ...Array.from({ length: 41 }, () => ["--step", "more"]).flat()], env);
+      const tooLong = await kex(
+        ["chains", "create", sourceVideo(951), ...Array.from({ length: 41 }, () => ["--step", "more"]).flat()],
+        env,
+      );
       expect(tooLong.code).toBe(2);
       expect(tooLong.stderr).toContain("steps: at most 40 steps");
       const missing = await kex(["status", "00000000-0000-4000-8000-00000000f00d"], env);
@@ -152,13 +158,17 @@ describe("kex workflows against a running stack", () => {
       let warnedAt: number | undefined;
       let firstPoll: () => void = () => undefined;
       const polled = new Promise<void>((resolve) => (firstPoll = resolve));
-      const run = kex(["watch", batch!.id, "--interval", "200", "--give-up-after", "3"], { ...env, KEX_URL: proxy.url }, {
-        timeoutMs: 30_000,
-        onStderr: (text) => {
-          if (text.includes("succeeded 0")) firstPoll();
-          if (text.includes("API unreachable, retrying…")) warnedAt ??= Date.now();
+      const run = kex(
+        ["watch", batch!.id, "--interval", "200", "--give-up-after", "3"],
+        { ...env, KEX_URL: proxy.url },
+        {
+          timeoutMs: 30_000,
+          onStderr: (text) => {
+            if (text.includes("succeeded 0")) firstPoll();
+            if (text.includes("API unreachable, retrying…")) warnedAt ??= Date.now();
+          },
         },
-      });
+      );
       let closedAt: number;
       try {
         // The first progress line: the API answered through the proxy.
@@ -245,8 +255,18 @@ describe("kex workflows against a running stack", () => {
         .split("\n")
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.line)).toEqual([2, 3, 6, 7]);
-      expect(lines[1]).toMatchObject({ video_id: sourceVideo(2), prompt: 'she says "hello"\nand turns', cfg_scale: 0.5, metadata: { shot: "A2" } });
-      expect(lines[0]).toMatchObject({ negative_prompt: "blur", cfg_scale: 0.25, metadata: { shot: "A1", scene: "harbour" }, status: "succeeded" });
+      expect(lines[1]).toMatchObject({
+        video_id: sourceVideo(2),
+        prompt: 'she says "hello"\nand turns',
+        cfg_scale: 0.5,
+        metadata: { shot: "A2" },
+      });
+      expect(lines[0]).toMatchObject({
+        negative_prompt: "blur",
+        cfg_scale: 0.25,
+        metadata: { shot: "A1", scene: "harbour" },
+        status: "succeeded",
+      });
       expect(jsonlRun.stderr).toContain(`exported 2 jobs of batch ${batches[0]!.id}, 2 jobs of batch ${batches[1]!.id}`);
     });
 
@@ -264,7 +284,9 @@ describe("kex workflows against a running stack", () => {
       expect(second.code).toBe(0);
       expect(createdBatches(second.stdout)).toEqual(firstBatches);
       expect(second.stdout).toContain("already created by an earlier run: not created again");
-      expect(second.stderr).toContain("this file was already submitted: its 2 batches (7 jobs) exist from an earlier run and none was created again");
+      expect(second.stderr).toContain(
+        "this file was already submitted: its 2 batches (7 jobs) exist from an earlier run and none was created again",
+      );
       const named = (await allBatches(stack)).filter((b) => b.name === "again.jsonl");
       expect(named).toHaveLength(2);
       expect((await api(stack, "GET", `/v1/extensions?batch_id=${firstBatches[0]!.id}&limit=200`)).body.data).toHaveLength(5);

@@ -26,7 +26,11 @@ describe("GET /v1/batches, batch name and metadata, each job's batch_index", () 
     expect(created.status).toBe(202);
 
     const batch = await request(h.api.url).get(`/v1/batches/${created.body.id}`).set(as(key));
-    expect(batch.body).toMatchObject({ id: created.body.id, name: "harbour shots", metadata: { source_lines: "2-5", owner: { team: "b" } } });
+    expect(batch.body).toMatchObject({
+      id: created.body.id,
+      name: "harbour shots",
+      metadata: { source_lines: "2-5", owner: { team: "b" } },
+    });
 
     const jobs = await request(h.api.url).get(`/v1/extensions?batch_id=${created.body.id}`).set(as(key));
     const indexById = Object.fromEntries(jobs.body.data.map((j: { id: string; batch_index: number }) => [j.id, j.batch_index]));
@@ -40,10 +44,16 @@ describe("GET /v1/batches, batch name and metadata, each job's batch_index", () 
     const b = await newTenantKey("b");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await request(h.api.url).post("/v1/batches").set(as(a)).send({ items: [validItem(i)], name: `a${i}` });
+      const res = await request(h.api.url)
+        .post("/v1/batches")
+        .set(as(a))
+        .send({ items: [validItem(i)], name: `a${i}` });
       ids.push(res.body.id);
     }
-    await request(h.api.url).post("/v1/batches").set(as(b)).send({ items: [validItem(50)], name: "b0" });
+    await request(h.api.url)
+      .post("/v1/batches")
+      .set(as(b))
+      .send({ items: [validItem(50)], name: "b0" });
 
     const seen: Array<{ id: string; name: string | null; total: number; counts: { queued: number } }> = [];
     let cursor: string | null = null;
@@ -68,10 +78,16 @@ describe("GET /v1/batches, batch name and metadata, each job's batch_index", () 
   });
 
   it("refuses a bad name, metadata, limit or cursor with a 400 naming the field", async () => {
-    const long = await request(h.api.url).post("/v1/batches").set(adminAuth).send({ items: [validItem(1)], name: "x".repeat(201) });
+    const long = await request(h.api.url)
+      .post("/v1/batches")
+      .set(adminAuth)
+      .send({ items: [validItem(1)], name: "x".repeat(201) });
     expect(long.status).toBe(400);
     expect(long.body.error.details[0]).toMatchObject({ field: "name" });
-    const notObject = await request(h.api.url).post("/v1/batches").set(adminAuth).send({ items: [validItem(1)], metadata: [1] });
+    const notObject = await request(h.api.url)
+      .post("/v1/batches")
+      .set(adminAuth)
+      .send({ items: [validItem(1)], metadata: [1] });
     expect(notObject.status).toBe(400);
     expect(notObject.body.error.details[0]).toMatchObject({ field: "metadata" });
     const limit = await request(h.api.url).get("/v1/batches?limit=0").set(adminAuth);

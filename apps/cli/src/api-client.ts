@@ -77,7 +77,11 @@ export class ApiClient {
    * the POST is safe to send again.
    */
   createBatch(body: string, idempotencyKey: string): Promise<ApiAnswer<BatchCreated>> {
-    return this.requestWithHeaders("POST", "/v1/batches", { body, timeoutMs: this.createTimeoutMs, headers: { "Idempotency-Key": idempotencyKey } });
+    return this.requestWithHeaders("POST", "/v1/batches", {
+      body,
+      timeoutMs: this.createTimeoutMs,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
   }
 
   cancelJob(id: string): Promise<JobResource> {

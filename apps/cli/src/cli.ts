@@ -204,9 +204,7 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
     .description("list API keys")
     .option("--tenant-id <id>", "another tenant's keys (the admin token only)")
     .option("--json", "print the API's JSON")
-    .action(
-      action(async (opts, cmd: Command) => listKeys(client(cmd), { json: Boolean(opts.json), tenantId: opts.tenantId }, output)),
-    );
+    .action(action(async (opts, cmd: Command) => listKeys(client(cmd), { json: Boolean(opts.json), tenantId: opts.tenantId }, output)));
   keys
     .command("revoke")
     .description("revoke an API key")

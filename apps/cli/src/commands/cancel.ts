@@ -18,7 +18,9 @@ export async function cancel(client: ApiClient, id: string, options: { json: boo
   try {
     const batch = await client.cancelBatch(id);
     output.out(
-      options.json ? JSON.stringify(batch, null, 2) : `canceled ${batch.canceled} unfinished jobs of batch ${batch.id}\n${countsLine(batch.counts)}`,
+      options.json
+        ? JSON.stringify(batch, null, 2)
+        : `canceled ${batch.canceled} unfinished jobs of batch ${batch.id}\n${countsLine(batch.counts)}`,
     );
     return ExitCode.ok;
   } catch (err) {

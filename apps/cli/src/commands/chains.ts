@@ -28,7 +28,11 @@ export async function createChain(client: ApiClient, options: ChainCreateOptions
   };
   const parsed = ChainCreateSchema.safeParse(input);
   if (!parsed.success) {
-    throw new UsageError(toValidationDetails(parsed.error).map((d) => `${d.field}: ${d.message}`).join("\n"));
+    throw new UsageError(
+      toValidationDetails(parsed.error)
+        .map((d) => `${d.field}: ${d.message}`)
+        .join("\n"),
+    );
   }
   // One key per invocation: a retry of this POST cannot create a second chain.
   const key = `kex-chain-${randomUUID()}`;

@@ -86,13 +86,15 @@ export function exportFormat(options: ExportOptions): ExportFormat {
 }
 
 /** A metadata value in a CSV cell: strings as they are (as `kex submit` reads them), anything else as JSON. */
-const cell = (value: unknown): string | null => (value === undefined || value === null ? null : typeof value === "string" ? value : JSON.stringify(value));
+const cell = (value: unknown): string | null =>
+  value === undefined || value === null ? null : typeof value === "string" ? value : JSON.stringify(value);
 
 /** The rows of a CSV export: metadata spread over `metadata.<key>` columns, every key seen, in order of appearance. */
 function csvRecords(rows: ExportRow[]): { columns: string[]; records: Array<Record<string, string | number | null>> } {
   const keys = new Set<string>();
   for (const row of rows) {
-    if (row.metadata && typeof row.metadata === "object" && !Array.isArray(row.metadata)) for (const k of Object.keys(row.metadata)) keys.add(k);
+    if (row.metadata && typeof row.metadata === "object" && !Array.isArray(row.metadata))
+      for (const k of Object.keys(row.metadata)) keys.add(k);
   }
   const metaColumns = [...keys].map((k) => `metadata.${k}`);
   const records = rows.map(({ metadata, ...rest }) => {

@@ -91,7 +91,8 @@ export async function submit(client: ApiClient, options: SubmitOptions, output: 
     throw new UsageError("--callback-url must be an absolute http(s) URL");
   }
   const name = options.name ?? path.basename(options.file);
-  if (name.length < 1 || name.length > BATCH_NAME_MAX_CHARS) throw new UsageError(`--name must have 1 to ${BATCH_NAME_MAX_CHARS} characters`);
+  if (name.length < 1 || name.length > BATCH_NAME_MAX_CHARS)
+    throw new UsageError(`--name must have 1 to ${BATCH_NAME_MAX_CHARS} characters`);
   const format = detectFormat(options.file, options.format);
   await assertReadable(options.file);
 
@@ -134,13 +135,18 @@ export async function submit(client: ApiClient, options: SubmitOptions, output: 
         attempts: 8,
         baseDelayMs: 1000,
         onRetry: (err, attempt, delayMs) => {
-          if (!warned || attempt % 3 === 0) output.err(`${err.unreachable ? "API unreachable" : "API busy"}, retrying in ${Math.round(delayMs / 1000)} s… (${err.message})`);
+          if (!warned || attempt % 3 === 0)
+            output.err(
+              `${err.unreachable ? "API unreachable" : "API busy"}, retrying in ${Math.round(delayMs / 1000)} s… (${err.message})`,
+            );
           warned = true;
         },
       });
       const { id, total } = answer.body;
       created.push({ id, total, firstLine: batch.firstLine, lastLine: batch.lastLine, replayed: answer.replayed });
-      output.out(`batch ${id}: ${total} jobs (lines ${batch.firstLine}-${batch.lastLine})${answer.replayed ? ", already created by an earlier run: not created again" : ""}`);
+      output.out(
+        `batch ${id}: ${total} jobs (lines ${batch.firstLine}-${batch.lastLine})${answer.replayed ? ", already created by an earlier run: not created again" : ""}`,
+      );
     } catch (err) {
       throw partialFailure(err, batch, created);
     }
@@ -222,7 +228,9 @@ function partialFailure(err: unknown, batch: PendingBatch, created: readonly Cre
     lines.push("nothing was created");
   }
   if (err.retryable) {
-    lines.push("run the same command again to send the rest: batches already created are found again (same Idempotency-Key), not created twice");
+    lines.push(
+      "run the same command again to send the rest: batches already created are found again (same Idempotency-Key), not created twice",
+    );
   }
   return new ApiRequestError(lines.join("\n"), err.status, err.code, err.details);
 }
