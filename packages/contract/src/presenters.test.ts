@@ -30,6 +30,7 @@ const later = new Date("2025-01-02T03:09:05.678Z");
 const queued: JobRow = {
   id: "6f1c2b7e-0a4d-4b8e-9c3f-2d5e6f7a8b9c",
   batchId: null,
+  batchIndex: null,
   status: "queued",
   videoId: "815336423632572487",
   prompt: "the camera pulls back",
@@ -55,6 +56,7 @@ const succeeded: JobRow = {
   ...queued,
   status: "succeeded",
   batchId: "0d7c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+  batchIndex: 4,
   negativePrompt: "blur",
   cfgScale: 0.5,
   callbackUrl: "https://client.example/hook",
@@ -107,10 +109,10 @@ describe("the other presenters", () => {
   });
 
   it("batch: done once every job is final", () => {
-    const batch = { id: queued.id, total: 3, callbackUrl: null, createdAt: at };
+    const batch = { id: queued.id, total: 3, callbackUrl: null, name: "night shots", metadata: { source_lines: "2-4" }, createdAt: at };
     const counts = { queued: 0, submitting: 0, submitted: 0, processing: 1, succeeded: 1, failed: 1, canceled: 0 };
     expectDescribedBy(BatchResourceSchema, toBatchResource(batch, counts));
-    expect(toBatchResource(batch, counts).done).toBe(false);
+    expect(toBatchResource(batch, counts)).toMatchObject({ done: false, name: "night shots", metadata: { source_lines: "2-4" } });
     expect(toBatchResource(batch, { ...counts, processing: 0, canceled: 1 }).done).toBe(true);
   });
 

@@ -20,6 +20,7 @@ export function toJobResource(job: JobRow): JobResource {
   return {
     id: job.id,
     batch_id: job.batchId,
+    batch_index: job.batchIndex,
     status: job.status,
     video_id: job.videoId,
     prompt: job.prompt,
@@ -56,6 +57,8 @@ export function toBatchResource(batch: BatchRow, counts: StatusCounts): BatchRes
   const finished = counts.succeeded + counts.failed + counts.canceled;
   return {
     id: batch.id,
+    name: batch.name,
+    metadata: batch.metadata ?? null,
     total: batch.total,
     callback_url: batch.callbackUrl,
     counts,

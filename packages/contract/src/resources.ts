@@ -33,6 +33,12 @@ export const JobResourceSchema = z
   .object({
     id: z.uuid(),
     batch_id: z.uuid().nullable(),
+    batch_index: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: "the job's position in its batch's `items` (0-based); null for a job outside a batch" }),
     status: JobStatusSchema,
     video_id: z.string(),
     prompt: z.string(),
@@ -83,6 +89,8 @@ export type StatusCounts = z.infer<typeof StatusCountsSchema>;
 export const BatchResourceSchema = z
   .object({
     id: z.uuid(),
+    name: z.string().nullable().meta({ description: "the `name` given at creation, or null" }),
+    metadata: z.unknown().meta({ description: "the `metadata` object given at creation, or null" }),
     total: z.number().int().min(1),
     callback_url: z.string().nullable(),
     counts: StatusCountsSchema,
@@ -91,6 +99,14 @@ export const BatchResourceSchema = z
   })
   .meta({ id: "Batch" });
 export type BatchResource = z.infer<typeof BatchResourceSchema>;
+
+export const BatchListSchema = z
+  .object({
+    data: z.array(BatchResourceSchema),
+    next_cursor: z.string().nullable().meta({ description: "pass as `cursor` for the next page; null on the last page" }),
+  })
+  .meta({ id: "BatchList" });
+export type BatchList = z.infer<typeof BatchListSchema>;
 
 export const BatchCreatedSchema = z
   .object({

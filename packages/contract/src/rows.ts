@@ -8,6 +8,8 @@ import type { JobEventSource, JobStatus } from "./statuses";
 export interface JobRow {
   id: string;
   batchId: string | null;
+  /** Position in the batch's `items` (0-based); null outside a batch and for jobs stored before it was recorded. */
+  batchIndex: number | null;
   status: JobStatus;
   videoId: string;
   prompt: string;
@@ -44,6 +46,8 @@ export interface BatchRow {
   id: string;
   total: number;
   callbackUrl: string | null;
+  name: string | null;
+  metadata: unknown;
   createdAt: Date;
 }
 

@@ -10,6 +10,7 @@ export const JOB_COLUMN: { readonly [K in keyof Job]-?: string } = {
   id: "id",
   tenantId: "tenant_id",
   batchId: "batch_id",
+  batchIndex: "batch_index",
   chainId: "chain_id",
   stepIndex: "step_index",
   status: "status",
@@ -47,7 +48,15 @@ const selectList = (columns: Record<string, string>, table?: string) =>
 export const JOB_SELECT = selectList(JOB_COLUMN);
 export const jobSelect = (table: string) => selectList(JOB_COLUMN, table);
 
-export const BATCH_SELECT = selectList({ id: "id", tenantId: "tenant_id", total: "total", callbackUrl: "callback_url", createdAt: "created_at" } satisfies {
+export const BATCH_SELECT = selectList({
+  id: "id",
+  tenantId: "tenant_id",
+  total: "total",
+  callbackUrl: "callback_url",
+  name: "name",
+  metadata: "metadata",
+  createdAt: "created_at",
+} satisfies {
   readonly [K in keyof Batch]-?: string;
 });
 

@@ -2,12 +2,11 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
-import { migrateDatabase } from "./database";
+import { ensureTemplateDatabase, TEMPLATE_LOCK_KEY } from "./database";
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from "./embedded-postgres";
-import { TEST_DB_PREFIX, TEST_PG_ADMIN_URL, TEST_REDIS_URL, databaseUrl, templateDatabaseName } from "./env";
+import { TEST_DB_PREFIX, TEST_PG_ADMIN_URL, TEST_REDIS_URL, templateDatabaseName } from "./env";
 import { postgresAnswers, redisAnswers } from "./probe";
 
-const LOCK_KEY = 7_391_777;
 
 function processAlive(pid: number): boolean {
   try {
@@ -16,6 +15,30 @@ function processAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** A template another checkout's migrations built is kept while it was used within this time. */
+const TEMPLATE_UNUSED_MS = 6 * 3_600_000;
+const USED_AT = "kex test template, last used at ";
+
+/** When each test template was last used (its database comment, written by every global setup). */
+async function templatesLastUsed(admin: Client): Promise<Map<string, number>> {
+  const { rows } = await admin.query<{ datname: string; comment: string | null }>(
+    "SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname LIKE $1",
+    [`${TEST_DB_PREFIX}tpl_%`],
+  );
+  const used = new Map<string, number>();
+  for (const r of rows) {
+    const at = r.comment?.startsWith(USED_AT) ? Number(r.comment.slice(USED_AT.length)) : NaN;
+    if (Number.isFinite(at)) {
+      used.set(r.datname, at);
+    } else {
+      // A template from before comments were written may be another run's: its clock starts now.
+      used.set(r.datname, Date.now());
+      await admin.query(`COMMENT ON DATABASE "${r.datname}" IS '${USED_AT}${Date.now()}'`).catch(() => undefined);
+    }
+  }
+  return used;
 }
 
 /** What global setup started, for global teardown (both run in jest's main process). */
@@ -85,26 +108,26 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
-    const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [
-      `${TEST_DB_PREFIX}%`,
-    ]);
+    await admin.query("SELECT pg_advisory_lock($1)", [TEMPLATE_LOCK_KEY]);
+    const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${TEST_DB_PREFIX}%`]);
     const names = rows.map((r) => r.datname);
+    const lastUsed = await templatesLastUsed(admin);
     for (const name of names) {
       const owner = /^kex_test_(\d+)_/.exec(name);
-      const stale = owner ? !processAlive(Number(owner[1])) : name !== template && !name.startsWith(`${TEST_DB_PREFIX}tpl_`);
-      const oldTemplate = name.startsWith(`${TEST_DB_PREFIX}tpl_`) && name !== template;
+      const isTemplate = name.startsWith(`${TEST_DB_PREFIX}tpl_`);
+      const stale = owner ? !processAlive(Number(owner[1])) : name !== template && !isTemplate;
+      // Another set of migrations (another checkout's run, maybe still going) owns a template of its
+      // own: it is dropped only once nobody has used it for TEMPLATE_UNUSED_MS.
+      const oldTemplate = isTemplate && name !== template && !name.endsWith("_build") && Date.now() - (lastUsed.get(name) ?? 0) > TEMPLATE_UNUSED_MS;
       if (stale || oldTemplate) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
     }
-    if (!names.includes(template)) {
-      const building = `${template}_build`;
-      await admin.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE "${building}"`);
-      migrateDatabase(databaseUrl(building, adminUrl));
-      await admin.query(`ALTER DATABASE "${building}" RENAME TO "${template}"`);
-    }
   } finally {
-    await admin.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => undefined);
+    await admin.query("SELECT pg_advisory_unlock($1)", [TEMPLATE_LOCK_KEY]).catch(() => undefined);
+  }
+  try {
+    await ensureTemplateDatabase(admin, adminUrl);
+    await admin.query(`COMMENT ON DATABASE "${template}" IS '${USED_AT}${Date.now()}'`);
+  } finally {
     await admin.end();
   }
 }

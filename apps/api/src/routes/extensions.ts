@@ -3,18 +3,30 @@ import {
   BATCH_MAX_ITEMS,
   BatchCreatedSchema,
   BatchCreateSchema,
+  BatchListSchema,
   BatchResourceSchema,
   ExtensionCreateSchema,
   JobEventListSchema,
   JobListSchema,
   JobResourceSchema,
+  ListBatchesQuerySchema,
   ListExtensionsQuerySchema,
   toBatchResource,
   toJobEventResource,
   toJobResource,
 } from "@kex/contract";
 import { decodeCursor, encodeCursor, type Logger } from "@kex/core";
-import { countQueued, createBatch, createJob, getBatchWithCounts, getJobForTenant, getJobEvents, listJobs, type Db } from "@kex/db";
+import {
+  countQueued,
+  createBatch,
+  createJob,
+  getBatchWithCounts,
+  getJobForTenant,
+  getJobEvents,
+  listBatchesWithCounts,
+  listJobs,
+  type Db,
+} from "@kex/db";
 import { Router } from "express";
 import { authOf } from "../auth";
 import { requireJsonBody } from "../body-parsing";
@@ -60,7 +72,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     // for a moment; if the insert fails, the request fails and those submits find no row and are dropped.
     const backlogBefore = await countQueued(db, tenantId);
     const [{ batch }] = await Promise.all([
-      createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId, jobIds }),
+      createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId, jobIds, name: body.name, metadata: body.metadata }),
       enqueueFairly(deps, tenantId, jobIds, req.log, { backlogBefore }),
     ]);
     metrics.jobsCreated.inc({ kind: "batch" }, jobIds.length);
@@ -70,12 +82,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
 
   router.get("/extensions", async (req, res) => {
     const query = parseOr400(ListExtensionsQuerySchema, req.query, "query string");
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (cursor === null) {
-      throw new ApiError(400, "validation_failed", "invalid query string: cursor: not a cursor returned by this API", [
-        { field: "cursor", rule: "invalid_cursor", message: "not a cursor returned by this API" },
-      ]);
-    }
+    const cursor = cursorOr400(query.cursor);
     const page = await listJobs(db, { tenantId: authOf(res).tenantId, status: query.status, batchId: query.batch_id, limit: query.limit, cursor });
     res.json({ data: page.jobs.map(toJobResource), next_cursor: page.next ? encodeCursor(page.next) : null });
   });
@@ -95,6 +102,12 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     res.json({ data: events.map(toJobEventResource) });
   });
 
+  router.get("/batches", async (req, res) => {
+    const query = parseOr400(ListBatchesQuerySchema, req.query, "query string");
+    const page = await listBatchesWithCounts(db, { tenantId: authOf(res).tenantId, limit: query.limit, cursor: cursorOr400(query.cursor) });
+    res.json({ data: page.batches, next_cursor: page.next ? encodeCursor(page.next) : null });
+  });
+
   router.get("/batches/:id", async (req, res) => {
     const id = idParam(req, "batch");
     const found = await getBatchWithCounts(db, id, authOf(res).tenantId);
@@ -103,6 +116,17 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
   });
 
   return router;
+}
+
+/** A list cursor from the query string, or a 400 naming it. */
+function cursorOr400(text: string | undefined) {
+  const cursor = text === undefined ? undefined : decodeCursor(text);
+  if (cursor === null) {
+    throw new ApiError(400, "validation_failed", "invalid query string: cursor: not a cursor returned by this API", [
+      { field: "cursor", rule: "invalid_cursor", message: "not a cursor returned by this API" },
+    ]);
+  }
+  return cursor;
 }
 
 export const extensionOperations = [
@@ -146,6 +170,15 @@ export const extensionOperations = [
     tags: [TAGS.batches],
     body: { schema: BatchCreateSchema },
     ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
+  }),
+  v1.get("/batches", {
+    operationId: "listBatches",
+    summary: "List batches, newest first",
+    description: "With their jobs counted by status, `name` and `metadata`. Cursor pagination: follow `next_cursor` until it is null.",
+    tags: [TAGS.batches],
+    params: { query: ListBatchesQuerySchema },
+    ok: { status: 200, description: "one page of batches", schema: BatchListSchema },
+    errors: { 400: "a bad limit or cursor" },
   }),
   v1.get("/batches/:id", {
     operationId: "getBatch",

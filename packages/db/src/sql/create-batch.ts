@@ -6,13 +6,13 @@ import { rows, type Queryable } from "../queryable";
 import { DEFAULT_TENANT_ID } from "../tenants";
 
 const INSERT_BATCH = `WITH b AS (
-    INSERT INTO batches (id, tenant_id, total, callback_url) VALUES ($2, $3, $4, $5)
+    INSERT INTO batches (id, tenant_id, total, callback_url, name, metadata) VALUES ($2, $3, $4, $5, $12, $13::jsonb)
     RETURNING ${BATCH_SELECT}
   ), j AS (
-    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
-    SELECT j.id, $3, $2, j.video_id, j.prompt, j.negative_prompt, j.cfg_scale, j.callback_url, j.metadata::jsonb
-    FROM unnest($1::uuid[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[])
-      AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
+    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, batch_index)
+    SELECT j.id, $3, $2, j.video_id, j.prompt, j.negative_prompt, j.cfg_scale, j.callback_url, j.metadata::jsonb, j.ord - 1
+    FROM unnest($1::uuid[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[]) WITH ORDINALITY
+      AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, ord)
     RETURNING id
   ), ev AS (
     INSERT INTO job_events (job_id, source, type, to_status) SELECT id, 'api', 'created', 'queued' FROM j
@@ -27,7 +27,15 @@ const INSERT_BATCH = `WITH b AS (
  */
 export async function createBatch(
   q: Queryable,
-  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[] },
+  args: {
+    items: ExtensionCreate[];
+    callbackUrl?: string;
+    tenantId?: string;
+    jobIds?: string[];
+    /** The batch's own label and JSON object (`name`, `metadata` of the request). */
+    name?: string;
+    metadata?: Record<string, unknown>;
+  },
 ): Promise<{ batch: Batch; jobIds: string[] }> {
   const jobIds = args.jobIds ?? args.items.map(() => randomUUID());
   if (jobIds.length !== args.items.length) throw new Error("createBatch: one job id per item");
@@ -59,6 +67,9 @@ export async function createBatch(
     columns.cfg,
     columns.callback,
     columns.metadata,
+    // The batch's name and metadata, and (WITH ORDINALITY above) each job's batch_index.
+    args.name ?? null,
+    args.metadata === undefined ? null : JSON.stringify(args.metadata),
   ]);
   return { batch: batch!, jobIds };
 }
