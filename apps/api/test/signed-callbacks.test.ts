@@ -45,7 +45,7 @@ async function post(h: ApiHarness, jobId: string, body: string | Buffer, headers
     body,
   });
   const text = await res.text();
-  return { status: res.status, text, body: JSON.parse(text) as Record<string, any> };
+  return { status: res.status, text, body: JSON.parse(text) as { [key: string]: any } };
 }
 
 const job = (h: ApiHarness, id: string) => h.api.db.prisma.job.findUniqueOrThrow({ where: { id } });
