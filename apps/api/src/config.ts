@@ -1,5 +1,26 @@
 import { z } from "zod";
+import { assertWebhookSecret } from "@kex/kling";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_BACKENDS } from "@kex/queue";
+
+/**
+ * `KLING_WEBHOOK_SECRETS`: the default account's Standard Webhooks secrets (`whsec_…`, from Kling's console),
+ * space- or comma-separated: two during a rotation. Empty or unset: callbacks are not required to be signed.
+ */
+const WebhookSecretsSchema = z
+  .string()
+  .default("")
+  .transform((value, ctx) => {
+    const secrets = value.split(/[\s,]+/).filter((s) => s.length > 0);
+    secrets.forEach((secret, index) => {
+      try {
+        assertWebhookSecret(secret);
+      } catch (err) {
+        // The message names the position, never the value: this is a secret.
+        ctx.addIssue({ code: "custom", message: `secret ${index + 1}: ${(err as Error).message}` });
+      }
+    });
+    return secrets;
+  });
 
 /** API settings, parsed once at startup from the environment (the only place that reads it). */
 export const ApiConfigSchema = z.object({
@@ -18,6 +39,12 @@ export const ApiConfigSchema = z.object({
   API_TOKEN: z.string().min(16, "must be at least 16 characters"),
   /** HMAC key for upstream callback URL tokens; the worker must have the same. */
   CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
+  /**
+   * Standard Webhooks secrets of the (default) Kling account: with one set, every upstream callback must carry a
+   * valid signature by one of them, on top of the URL token. Space- or comma-separated, e.g. old and new while
+   * a secret is rotated. Unset: no signature is required.
+   */
+  KLING_WEBHOOK_SECRETS: WebhookSecretsSchema,
   /**
    * Largest batch body in bytes after decompression, written like `64mb`, `512kb` or `1048576` (a 10,000-item
    * batch with long prompts is ~50 MB). Other bodies have fixed limits: 1 MB, and 64 KB for callbacks.

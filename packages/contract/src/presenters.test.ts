@@ -50,6 +50,9 @@ const queued: JobRow = {
   updatedAt: at,
   submittedAt: null,
   finishedAt: null,
+  finalUnitDeduction: null,
+  finalBalanceQuota: null,
+  finalBalanceListPrice: null,
 };
 
 const succeeded: JobRow = {
@@ -70,6 +73,9 @@ const succeeded: JobRow = {
   submittedAt: at,
   finishedAt: later,
   updatedAt: later,
+  finalUnitDeduction: "2.5",
+  finalBalanceQuota: "0.75",
+  finalBalanceListPrice: "1.40",
 };
 
 describe("toJobResource", () => {
@@ -77,7 +83,10 @@ describe("toJobResource", () => {
     expectDescribedBy(JobResourceSchema, toJobResource(queued));
     const done = toJobResource(succeeded);
     expectDescribedBy(JobResourceSchema, done);
+    expect(toJobResource(queued)).toMatchObject({ final_unit_deduction: null, final_balance_deduction: null });
     expect(done).toMatchObject({
+      final_unit_deduction: "2.5",
+      final_balance_deduction: { quota: "0.75", list_price: "1.40" },
       batch_id: succeeded.batchId,
       metadata: { sku: 42 },
       result: { video_id: "900000000000000001", url: "https://cdn.example/v.mp4", duration: 9.5 },

@@ -33,6 +33,9 @@ export function toJobResource(job: JobRow): JobResource {
     attempts: job.attempts,
     result: job.resultVideoId && job.resultUrl ? { video_id: job.resultVideoId, url: job.resultUrl, duration: job.resultDuration } : null,
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? "" } : null,
+    final_unit_deduction: job.finalUnitDeduction,
+    final_balance_deduction:
+      job.finalBalanceQuota !== null && job.finalBalanceListPrice !== null ? { quota: job.finalBalanceQuota, list_price: job.finalBalanceListPrice } : null,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
     submitted_at: iso(job.submittedAt),

@@ -28,6 +28,16 @@ export const JobErrorSchema = z.object({
   message: z.string(),
 });
 
+/** An amount upstream charged, exactly as it wrote it: a non-negative decimal string ("1", "0.75"). */
+export const DecimalStringSchema = z.string().regex(/^\d+(\.\d+)?$/);
+
+export const BalanceDeductionSchema = z
+  .object({
+    quota: DecimalStringSchema.meta({ description: "the amount taken from the account's balance" }),
+    list_price: DecimalStringSchema.meta({ description: "the task's list price" }),
+  })
+  .meta({ id: "BalanceDeduction" });
+
 /** The public job object (snake_case, as upstream). */
 export const JobResourceSchema = z
   .object({
@@ -51,6 +61,12 @@ export const JobResourceSchema = z
     attempts: z.number().int().min(0),
     result: JobResultSchema.nullable().meta({ description: "set when the job succeeded" }),
     error: JobErrorSchema.nullable().meta({ description: "set when the job failed or was canceled" }),
+    final_unit_deduction: DecimalStringSchema.nullable().meta({
+      description: "resource-pack units upstream charged for the job's task, as upstream reported it (a decimal string); null until a report carried it",
+    }),
+    final_balance_deduction: BalanceDeductionSchema.nullable().meta({
+      description: "what upstream charged the account's balance for the task, when it reported it (newer upstream answers only)",
+    }),
     created_at: TimestampSchema,
     updated_at: TimestampSchema,
     submitted_at: TimestampSchema.nullable(),

@@ -29,6 +29,9 @@ export interface JobRow {
   updatedAt: Date;
   submittedAt: Date | null;
   finishedAt: Date | null;
+  finalUnitDeduction: string | null;
+  finalBalanceQuota: string | null;
+  finalBalanceListPrice: string | null;
 }
 
 export interface JobEventRow {
