@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { QueueBackendKind } from "@kex/queue";
 import { freePort, startService, waitHealthy, type Service } from "../../scripts/lib/services";
 
 export interface MemorySample {
@@ -61,6 +62,7 @@ function profileEnv(app: string, s: StackSettings): Record<string, string> {
 }
 
 export interface StackSettings {
+  queueBackend: QueueBackendKind;
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
@@ -87,6 +89,8 @@ export class Stack {
     const s = this.settings;
     const env: Record<string, string> = {
       DATABASE_URL: s.databaseUrl,
+      // On Postgres the queue lives in the bench database (QUEUE_DATABASE_URL unset), in the schema the prefix names.
+      QUEUE_BACKEND: s.queueBackend,
       REDIS_URL: s.redisUrl,
       QUEUE_PREFIX: s.queuePrefix,
       DATABASE_POOL_MAX: String(s.dbPoolMax),
