@@ -135,7 +135,8 @@ export class Stack {
       env: { ...this.common("api"), PORT: String(this.apiPort), API_TOKEN: s.apiToken, API_RATE_LIMIT_PER_SEC: "0" },
     });
     this.api = new TrackedService(api);
-    await Promise.all([waitHealthy(sandbox, `${this.sandboxUrl}/__sandbox/stats`), waitHealthy(api, `${this.apiUrl}/readyz`)]);
+    // Generous: on a loaded shared machine an app can take a minute to start.
+    await Promise.all([waitHealthy(sandbox, `${this.sandboxUrl}/__sandbox/stats`, 180_000), waitHealthy(api, `${this.apiUrl}/readyz`, 180_000)]);
   }
 
   /**
