@@ -48,6 +48,7 @@ async function benchBackend(queueBackend: QueueBackendKind, cfg: BenchConfig, st
     scale: cfg.scale,
     settings: {
       QUEUE_BACKEND: queueBackend,
+      ...(queueBackend === "postgres" && cfg.pgQueueOptions ? { pgQueueOptions: cfg.pgQueueOptions } : {}),
       batchSize: cfg.batchSize,
       ingestBatches: cfg.ingestBatches,
       e2eJobs: cfg.e2eJobs,

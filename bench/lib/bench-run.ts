@@ -48,11 +48,12 @@ export async function createBenchRun(
 ): Promise<BenchRun> {
   const { queueBackend, cfg, results, queuePrefix, apiToken, callbackSecret, say } = args;
   const pg: Client = await connect(cfg.databaseUrl);
-  const store = await openQueueStore({ kind: queueBackend, prefix: queuePrefix, redisUrl: cfg.redisUrl, databaseUrl: cfg.databaseUrl, pg });
+  const store = await openQueueStore({ kind: queueBackend, prefix: queuePrefix, redisUrl: cfg.redisUrl, databaseUrl: cfg.queueDatabaseUrl, pg });
   const { submitQueue } = store;
   const stack = new Stack({
     queueBackend,
     databaseUrl: cfg.databaseUrl,
+    queueDatabaseUrl: cfg.queueDatabaseUrl,
     redisUrl: cfg.redisUrl,
     queuePrefix,
     apiToken,

@@ -9,6 +9,12 @@ export interface BenchConfig {
   scale: "small" | "full";
   /** The queue backends to bench, one after the other in one run (BENCH_QUEUE_BACKENDS; default both). */
   backends: QueueBackendKind[];
+  /**
+   * The Postgres queue's database URL: the bench database, plus `options` for the queue's connections only
+   * when BENCH_PG_QUEUE_OPTIONS is set (e.g. `-c synchronous_commit=off`, to measure what commits cost).
+   */
+  queueDatabaseUrl: string;
+  pgQueueOptions?: string;
   databaseUrl: string;
   redisUrl: string;
   /** Items per POST /v1/batches (the API's maximum is 10,000). */
@@ -69,10 +75,15 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   const backends = list(env.BENCH_QUEUE_BACKENDS ?? QUEUE_BACKENDS.join(","));
   for (const b of backends) if (!(QUEUE_BACKENDS as readonly string[]).includes(b)) throw new Error(`BENCH_QUEUE_BACKENDS: unknown backend ${b} (known: ${QUEUE_BACKENDS.join(", ")})`);
   if (backends.length === 0) throw new Error("BENCH_QUEUE_BACKENDS names no backend");
+  const databaseUrl = env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/kling_bench";
+  const queueDatabaseUrl = new URL(databaseUrl);
+  if (env.BENCH_PG_QUEUE_OPTIONS) queueDatabaseUrl.searchParams.set("options", env.BENCH_PG_QUEUE_OPTIONS);
   return {
     scale: scaleRaw,
+    queueDatabaseUrl: queueDatabaseUrl.toString(),
+    pgQueueOptions: env.BENCH_PG_QUEUE_OPTIONS || undefined,
     backends: [...new Set(backends)] as QueueBackendKind[],
-    databaseUrl: env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/kling_bench",
+    databaseUrl,
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     batchSize,
     ingestBatches,

@@ -64,6 +64,8 @@ function profileEnv(app: string, s: StackSettings): Record<string, string> {
 export interface StackSettings {
   queueBackend: QueueBackendKind;
   databaseUrl: string;
+  /** The Postgres queue's database (the bench database, maybe with connection options). */
+  queueDatabaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
   apiToken: string;
@@ -89,8 +91,9 @@ export class Stack {
     const s = this.settings;
     const env: Record<string, string> = {
       DATABASE_URL: s.databaseUrl,
-      // On Postgres the queue lives in the bench database (QUEUE_DATABASE_URL unset), in the schema the prefix names.
+      // On Postgres the queue lives in the bench database, in the schema the prefix names.
       QUEUE_BACKEND: s.queueBackend,
+      QUEUE_DATABASE_URL: s.queueDatabaseUrl,
       REDIS_URL: s.redisUrl,
       QUEUE_PREFIX: s.queuePrefix,
       DATABASE_POOL_MAX: String(s.dbPoolMax),

@@ -14,7 +14,7 @@ export async function baselinePhase(run: BenchRun): Promise<void> {
   results.baseline = await runBaseline({
     kind: queueBackend,
     redisUrl: cfg.redisUrl,
-    databaseUrl: cfg.databaseUrl,
+    databaseUrl: cfg.queueDatabaseUrl,
     pg,
     prefix: `{kexbench-raw-${runId}}`,
     jobs: cfg.baselineJobs,
