@@ -15,14 +15,15 @@ function dockerComposeAvailable(): boolean {
 }
 
 /**
- * Postgres and Redis must answer. If one does not and Docker is there, start it with docker compose;
+ * Postgres and Redis (unless `redisUrl` is left out: a run with the queue on Postgres) must answer. If one does not and Docker is there, start it with docker compose;
  * otherwise stop with a message saying exactly what is missing and how to provide it.
  */
-export async function ensureServices(args: { databaseUrl: string; redisUrl: string; log: (line: string) => void }): Promise<void> {
+export async function ensureServices(args: { databaseUrl: string; redisUrl?: string; log: (line: string) => void }): Promise<void> {
   const admin = new URL(args.databaseUrl);
   admin.pathname = "/postgres";
   let pg = await postgresAnswers(args.databaseUrl);
-  let redis = await redisAnswers(args.redisUrl);
+  const redisAnswersIfNeeded = async () => args.redisUrl === undefined || (await redisAnswers(args.redisUrl));
+  let redis = await redisAnswersIfNeeded();
   if (pg && redis) return;
   const missing = [!pg && "postgres", !redis && "redis"].filter(Boolean) as string[];
   if (dockerComposeAvailable()) {
@@ -31,7 +32,7 @@ export async function ensureServices(args: { databaseUrl: string; redisUrl: stri
     for (let i = 0; i < 60 && !(pg && redis); i++) {
       await sleep(1000);
       pg = await postgresAnswers(args.databaseUrl);
-      redis = await redisAnswers(args.redisUrl);
+      redis = await redisAnswersIfNeeded();
     }
     if (pg && redis) return;
   }
@@ -45,7 +46,7 @@ export async function ensureServices(args: { databaseUrl: string; redisUrl: stri
   }
   if (!redis) {
     help.push(
-      `Redis is not reachable at ${args.redisUrl}.`,
+      `Redis is not reachable at ${args.redisUrl ?? "-"}.`,
       '  Start it, e.g. `redis-server --daemonize yes --port 6379 --save "" --appendonly no`,',
       "  `docker compose up -d redis`, or point REDIS_URL at a server you have.",
     );
