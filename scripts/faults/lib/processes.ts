@@ -165,6 +165,10 @@ export async function startScenarioProcesses(args: {
     ...shortened,
     // Several workers share this host: any free port for their /metrics.
     METRICS_PORT: "0",
+    // On Postgres each worker process holds its app pool, our backend pool, two BullMQ pools per
+    // queue and a LISTEN connection per BullMQ worker (docs/queue-backends.md): several workers on
+    // one server with max_connections 100 must take smaller pools.
+    ...(QUEUE_BACKEND === "postgres" && scenario.workers > 1 ? { DATABASE_POOL_MAX: "4", QUEUE_POOL_MAX: "2" } : {}),
     ...scenario.workerEnv,
     ...EXTRA_WORKER_ENV,
   };
