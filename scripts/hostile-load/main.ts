@@ -50,6 +50,8 @@ interface PhaseResult {
   maxRss: number;
   /** CPU time the api used during the phase: a figure that, unlike latencies, does not depend on what else runs on the machine. */
   cpuSeconds: number;
+  /** The part of it its event loop used. */
+  mainThreadCpuSeconds: number;
 }
 
 /** An attack under way: `ready` once it is about to send, `done` with every answer it got. */
@@ -62,6 +64,7 @@ interface Attack {
 async function phase(api: ApiUnderTest, name: string, victim: { key: string; jobId: string }, attack: Attack): Promise<PhaseResult> {
   await attack.ready;
   const cpuBefore = api.cpuSeconds();
+  const mainBefore = api.mainThreadCpuSeconds();
   let stop = false;
   let maxRss = api.rssBytes();
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, api.rssBytes())), 100);
@@ -81,7 +84,14 @@ async function phase(api: ApiUnderTest, name: string, victim: { key: string; job
   await probing;
   const answers = await Promise.all(probes);
   clearInterval(sampler);
-  return { name, probes: answers, attacks, maxRss: Math.max(maxRss, api.rssBytes()), cpuSeconds: api.cpuSeconds() - cpuBefore };
+  return {
+    name,
+    probes: answers,
+    attacks,
+    maxRss: Math.max(maxRss, api.rssBytes()),
+    cpuSeconds: api.cpuSeconds() - cpuBefore,
+    mainThreadCpuSeconds: api.mainThreadCpuSeconds() - mainBefore,
+  };
 }
 
 /** The attacking tenant in its own process (attacker.ts). */
@@ -131,7 +141,7 @@ function report(result: PhaseResult, bodies: HostileBody[]): string[] {
     const each = result.real ? `${answers.map((a) => a.ms.toFixed(0)).join(", ")} ms` : `${mean.toFixed(0)} ms each on average`;
     lines.push(`  ${result.real ? "client" : "attacker"}: ${body.name} (${size}): ${answers.length} sent, answers ${counts(answers) || "none"}, ${each}`);
   }
-  lines.push(`  api peak RSS: ${mb(result.maxRss)}; api CPU time: ${result.cpuSeconds.toFixed(1)} s`);
+  lines.push(`  api peak RSS: ${mb(result.maxRss)}; api CPU time: ${result.cpuSeconds.toFixed(1)} s, of which its event loop ${result.mainThreadCpuSeconds.toFixed(1)} s`);
   return lines;
 }
 
@@ -196,6 +206,17 @@ async function main(): Promise<number> {
     }
 
     for (const line of results.flatMap(({ result, bodies }) => report(result, bodies))) console.log(line);
+    const quiet = results.find((r) => r.result.name.startsWith("quiet"))?.result;
+    if (quiet && quiet.probes.length > 0) {
+      // What a real batch cost the api, less the other tenant's reads at what they cost in the quiet phase.
+      const perRead = { all: quiet.cpuSeconds / quiet.probes.length, main: quiet.mainThreadCpuSeconds / quiet.probes.length };
+      for (const { result } of results.filter((r) => r.result.real)) {
+        const batches = [...result.attacks.values()].flat().length;
+        const all = (result.cpuSeconds - perRead.all * result.probes.length) / batches;
+        const main = (result.mainThreadCpuSeconds - perRead.main * result.probes.length) / batches;
+        console.log(`${result.name}: api CPU per batch ≈ ${all.toFixed(2)} s, of which its event loop ≈ ${main.toFixed(2)} s (less the other tenant's reads)`);
+      }
+    }
     const missed = results.filter((r) => r.target).flatMap((r) => misses(r.result));
     console.log(missed.length === 0 ? `target met: p99 under ${TARGET.p99Ms} ms, no 503, RSS under 1 GB, each real batch within ${TARGET.realBatchMs} ms` : `TARGET MISSED:\n  ${missed.join("\n  ")}`);
     const refused = results.filter((r) => r.result.real).flatMap((r) => [...r.result.attacks.values()].flat()).filter((a) => a.status !== 202);
