@@ -155,7 +155,7 @@ async function readBody(req: Request, rules: JsonBodyRules, worker?: ParseWorker
   await readStream(req, decoder, encoding, (chunk) => parser.write(chunk));
   const segments = parser.finish();
   if (segments !== undefined && check !== undefined && worker !== undefined && (parser.received >= OFF_THREAD_MIN_BYTES || parser.values >= OFF_THREAD_MIN_VALUES)) {
-    return worker.check({ segments, encoding, limits: rules, check, hashPrefix });
+    return worker.check({ segments, encoding: "identity", limits: rules, check, hashPrefix, scanned: true });
   }
   return onThisThread(segments === undefined ? undefined : parseJsonBytes(joinSegments(segments)), check, hashPrefix);
 }

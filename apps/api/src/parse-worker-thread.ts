@@ -4,9 +4,9 @@
 // goes back, in the form its route uses.
 import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
-import { decoderFor, undecodable, type ContentEncoding } from "./body-bytes";
+import { decoderFor, joinSegments, undecodable, type ContentEncoding } from "./body-bytes";
 import { BODY_CHECKS, type BodyCheckName, type CheckedBody } from "./body-checks";
-import { BoundedJsonParser, type JsonBodyLimits } from "./bounded-json-parser";
+import { BoundedJsonParser, parseJsonBytes, type JsonBodyLimits } from "./bounded-json-parser";
 import { ApiError } from "./errors";
 import { requestHash } from "./request-hash";
 
@@ -15,6 +15,11 @@ export interface ParseTask {
   /** The body as sent (compressed or not), in transferred buffers. */
   segments: Uint8Array[];
   encoding: ContentEncoding;
+  /**
+   * The event loop already read this body (not compressed) within `limits`, as it arrived: it is only
+   * parsed here, not scanned again (a quarter of a second for a 58 MB batch).
+   */
+  scanned?: boolean;
   limits: JsonBodyLimits;
   check: BodyCheckName;
   /** Hash the body for an Idempotency-Key, starting with this (`requestHashPrefix`). */
@@ -57,9 +62,13 @@ function readInto(parser: BoundedJsonParser, segments: Uint8Array[], encoding: C
 
 async function check(task: ParseTask): Promise<{ answer: ParseAnswer; transfer: ArrayBuffer[] }> {
   try {
-    const parser = new BoundedJsonParser(task.limits);
-    await readInto(parser, task.segments, task.encoding);
-    const value = parser.end();
+    let value: unknown;
+    if (task.scanned) value = parseJsonBytes(joinSegments(task.segments));
+    else {
+      const parser = new BoundedJsonParser(task.limits);
+      await readInto(parser, task.segments, task.encoding);
+      value = parser.end();
+    }
     const checked = value === undefined ? undefined : BODY_CHECKS[task.check].check(value);
     const hash = task.hashPrefix === undefined ? undefined : requestHash(task.hashPrefix, value);
     const answer: ParseAnswer = { id: task.id, ok: true, body: checked, ...(hash === undefined ? {} : { requestHash: hash }) };

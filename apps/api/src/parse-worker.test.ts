@@ -83,6 +83,15 @@ describe("ParseWorker", () => {
     });
   });
 
+  it("only parses a body the event loop already scanned within the limits, and still refuses one that is not JSON", async () => {
+    const text = JSON.stringify({ items: [item(1), item(2)] });
+    // Within the limits the event loop scanned it against; here it is not scanned again (deeper than these would be refused if it were).
+    const shallow = { ...LIMITS, maxDepth: 2 };
+    expect(readable((await worker.check({ ...batch(segmentsOf(text)), limits: shallow, scanned: true })).body)).toEqual(onThisThread(text));
+    expect(await refusal(worker.check({ ...batch(segmentsOf(text)), limits: shallow }))).toMatchObject({ status: 400, details: [{ rule: "too_deep" }] });
+    expect(await refusal(worker.check({ ...batch([Buffer.from('{"items":[')]), scanned: true }))).toMatchObject({ status: 400, code: "invalid_json" });
+  });
+
   it("refuses text that is not JSON or not UTF-8 as invalid_json", async () => {
     expect(await refusal(worker.check(batch(segmentsOf('{"items":[{"a":"\t"}]}'))))).toMatchObject({ status: 400, code: "invalid_json" });
     const latin1 = new BoundedJsonParser(LIMITS);
