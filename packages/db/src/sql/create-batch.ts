@@ -15,8 +15,9 @@ const INSERT_BATCH = `INSERT INTO batches (id, tenant_id, total, callback_url, n
  * the request: the chunk's first index ($6) plus its place in the chunk.
  */
 const INSERT_JOBS = `WITH j AS (
-    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
-    SELECT ids.id, $3, $2, item.video_id, item.prompt, item.negative_prompt, item.cfg_scale, coalesce(item.callback_url, $5), item.metadata
+    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, batch_index)
+    SELECT ids.id, $3, $2, item.video_id, item.prompt, item.negative_prompt, item.cfg_scale, coalesce(item.callback_url, $5), item.metadata,
+      $6::int + ids.n::int - 1
     FROM ROWS FROM (unnest($1::uuid[])) WITH ORDINALITY AS ids(id, n)
     JOIN ROWS FROM (json_to_recordset($4::json) AS (video_id text, prompt text, negative_prompt text, cfg_scale float8, callback_url text, metadata jsonb))
       WITH ORDINALITY AS item(video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, n) USING (n)
