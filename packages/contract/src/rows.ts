@@ -8,6 +8,7 @@ import type { JobEventSource, JobStatus } from "./statuses";
 export interface JobRow {
   id: string;
   batchId: string | null;
+  account: string;
   status: JobStatus;
   videoId: string;
   prompt: string;
@@ -90,6 +91,7 @@ export interface DeliveryRow {
 
 export interface ChainRow {
   id: string;
+  account: string;
   /** A `ChainStatus`: the column is text. */
   status: string;
   videoId: string;

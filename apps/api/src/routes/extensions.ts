@@ -15,7 +15,9 @@ import {
 } from "@kex/contract";
 import { decodeCursor, encodeCursor, type Logger } from "@kex/core";
 import { countQueued, createBatch, createJob, getBatchWithCounts, getJobForTenant, getJobEvents, listJobs, type Db } from "@kex/db";
+import type { AccountRegistry } from "@kex/core";
 import { Router } from "express";
+import { routeJobs } from "../account-routing";
 import { authOf } from "../auth";
 import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly } from "../enqueue";
@@ -31,6 +33,8 @@ export interface ExtensionRouteDeps {
   /** For lines outside a request; request handlers log through `req.log` (it carries the request id). */
   logger: Logger;
   metrics: Pick<ApiMetrics, "jobsCreated">;
+  /** The Kling accounts jobs are routed to. */
+  accounts: AccountRegistry;
   /** Refuses callback URLs that point at internal addresses (400, rule `ssrf_blocked`); none = no check. */
   checkCallbackUrls?: CallbackUrlGuard;
 }
@@ -43,7 +47,10 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     const input = parseOr400(ExtensionCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);
-    const job = await createJob(db, { input, tenantId });
+    const [account] = await routeJobs(db, deps.accounts, [
+      { named: input.account === undefined ? undefined : { account: input.account, field: "account" }, videoId: input.video_id, videoField: "video_id" },
+    ]);
+    const job = await createJob(db, { input, tenantId, account: account! });
     metrics.jobsCreated.inc({ kind: "single" });
     await enqueueFairly(deps, tenantId, [job.id], req.log);
     req.log.info({ jobId: job.id }, "job created");
@@ -54,13 +61,26 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     const body = parseOr400(BatchCreateSchema, req.body);
     await deps.checkCallbackUrls?.(batchCallbackUrls(body));
     const { tenantId } = authOf(res);
+    const accounts = await routeJobs(
+      db,
+      deps.accounts,
+      body.items.map((item, i) => {
+        const named =
+          item.account !== undefined
+            ? { account: item.account, field: `items.${i}.account` }
+            : body.account !== undefined
+              ? { account: body.account, field: "account" }
+              : undefined;
+        return { named, videoId: item.video_id, videoField: `items.${i}.video_id` };
+      }),
+    );
     const jobIds = body.items.map(() => randomUUID());
     // The Redis enqueue runs next to the Postgres insert, not after it: each takes about as long as
     // the other for 10,000 jobs. A worker that picks a job before its row is committed hands it back
     // for a moment; if the insert fails, the request fails and those submits find no row and are dropped.
     const backlogBefore = await countQueued(db, tenantId);
     const [{ batch }] = await Promise.all([
-      createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId, jobIds }),
+      createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId, jobIds, accounts }),
       enqueueFairly(deps, tenantId, jobIds, req.log, { backlogBefore }),
     ]);
     metrics.jobsCreated.inc({ kind: "batch" }, jobIds.length);
@@ -112,6 +132,7 @@ export const extensionOperations = [
     tags: [TAGS.extensions],
     body: { schema: ExtensionCreateSchema },
     ok: { status: 202, description: "the job, stored and queued", schema: JobResourceSchema },
+    errors: { 400: "or an unknown or disabled `account` (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: `account` is not the account that produced `video_id`" },
   }),
   v1.get("/extensions", {
     operationId: "listExtensions",
@@ -146,6 +167,7 @@ export const extensionOperations = [
     tags: [TAGS.batches],
     body: { schema: BatchCreateSchema },
     ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
+    errors: { 400: "or an unknown or disabled account (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: an item's account is not the one that produced its video" },
   }),
   v1.get("/batches/:id", {
     operationId: "getBatch",

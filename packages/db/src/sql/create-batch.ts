@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ExtensionCreate } from "@kex/contract";
+import { DEFAULT_ACCOUNT } from "@kex/core";
 import { BATCH_SELECT } from "../columns";
 import type { Batch } from "../generated/client";
 import { rows, type Queryable } from "../queryable";
@@ -9,10 +10,10 @@ const INSERT_BATCH = `WITH b AS (
     INSERT INTO batches (id, tenant_id, total, callback_url) VALUES ($2, $3, $4, $5)
     RETURNING ${BATCH_SELECT}
   ), j AS (
-    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
-    SELECT j.id, $3, $2, j.video_id, j.prompt, j.negative_prompt, j.cfg_scale, j.callback_url, j.metadata::jsonb
-    FROM unnest($1::uuid[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[])
-      AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata)
+    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, account)
+    SELECT j.id, $3, $2, j.video_id, j.prompt, j.negative_prompt, j.cfg_scale, j.callback_url, j.metadata::jsonb, j.account
+    FROM unnest($1::uuid[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[])
+      AS j(id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, account)
     RETURNING id
   ), ev AS (
     INSERT INTO job_events (job_id, source, type, to_status) SELECT id, 'api', 'created', 'queued' FROM j
@@ -27,7 +28,7 @@ const INSERT_BATCH = `WITH b AS (
  */
 export async function createBatch(
   q: Queryable,
-  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[] },
+  args: { items: ExtensionCreate[]; callbackUrl?: string; tenantId?: string; jobIds?: string[]; accounts?: readonly string[] },
 ): Promise<{ batch: Batch; jobIds: string[] }> {
   const jobIds = args.jobIds ?? args.items.map(() => randomUUID());
   if (jobIds.length !== args.items.length) throw new Error("createBatch: one job id per item");
@@ -59,6 +60,7 @@ export async function createBatch(
     columns.cfg,
     columns.callback,
     columns.metadata,
+    args.items.map((_, i) => args.accounts?.[i] ?? DEFAULT_ACCOUNT),
   ]);
   return { batch: batch!, jobIds };
 }

@@ -23,3 +23,4 @@ export * from "./find-step-result";
 export * from "./claim-due-deliveries";
 export * from "./lock-delivery";
 export * from "./record-delivery-attempt";
+export * from "./video-owners";
