@@ -291,7 +291,7 @@ describe("health", () => {
     const res = await request(h.api.url).get("/readyz");
     expect(res.status).toBe(200);
     expect(res.body.queue_backend).toBe(TEST_QUEUE_BACKEND);
-    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok" });
+    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok", accounts: { default: "ok" } });
   });
 
   it("counts no slots while nothing is upstream", async () => {
