@@ -1,14 +1,17 @@
 // `npm run bench`: throughput and latency of the whole orchestrator on this machine, against the
-// sandbox with instant completion. Not part of the test suite. See bench/README.md. This file runs the
-// phases (bench/phases/*.ts, in the order below) on one shared BenchRun and prints the table.
+// sandbox with instant completion. Not part of the test suite. See bench/README.md. For each queue
+// backend (BENCH_QUEUE_BACKENDS, default redis then postgres) this file runs the phases
+// (bench/phases/*.ts, in the order below) on a BenchRun of its own, prints that backend's table, and at
+// the end the backends side by side (lib/compare-table.ts).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
-import { deleteKeysUnder } from "@kex/testing";
+import type { QueueBackendKind } from "@kex/queue";
 import { ensureServices } from "../scripts/lib/infra";
 import { createBenchRun, type BenchRun } from "./lib/bench-run";
-import { loadBenchConfig } from "./lib/config";
+import { compareRows } from "./lib/compare-table";
+import { loadBenchConfig, type BenchConfig } from "./lib/config";
 import { finishLeftovers, freshDatabase } from "./lib/db";
 import { fmt, fmtInt, renderTable } from "./lib/report";
 import type { Results } from "./lib/results";
@@ -29,21 +32,23 @@ async function clearBacklog({ submitQueue, pg }: BenchRun): Promise<void> {
   if (leftovers) say(`\n    (finished ${fmtInt(leftovers)} leftover jobs directly in SQL and emptied the submit queue)`);
 }
 
-async function main(): Promise<void> {
-  const cfg = loadBenchConfig();
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+/** Every phase on one backend, from a fresh bench database; writes bench/results/<stamp>-<backend>.json. */
+async function benchBackend(queueBackend: QueueBackendKind, cfg: BenchConfig, stamp: string): Promise<Results> {
   const resultsDir = path.join(BENCH_DIR, "results");
-  const logDir = path.join(resultsDir, "logs", stamp);
-  const profileDir = path.join(resultsDir, "profiles", stamp);
+  const logDir = path.join(resultsDir, "logs", stamp, queueBackend);
+  const profileDir = path.join(resultsDir, "profiles", stamp, queueBackend);
   mkdirSync(logDir, { recursive: true });
   const runId = randomBytes(4).toString("hex");
   const queuePrefix = `{kexbench-${runId}}`;
   const apiToken = `bench_${randomBytes(18).toString("base64url")}`;
   const callbackSecret = randomBytes(32).toString("base64url");
   const results: Results = {
+    queueBackend,
     startedAt: new Date().toISOString(),
     scale: cfg.scale,
     settings: {
+      QUEUE_BACKEND: queueBackend,
+      ...(queueBackend === "postgres" && cfg.pgQueueOptions ? { pgQueueOptions: cfg.pgQueueOptions } : {}),
       batchSize: cfg.batchSize,
       ingestBatches: cfg.ingestBatches,
       e2eJobs: cfg.e2eJobs,
@@ -73,14 +78,14 @@ async function main(): Promise<void> {
     errors: [],
   };
 
-  say(`kling-orchestrator bench (${cfg.scale}): database ${results.settings.database}, queue prefix ${queuePrefix}, load average ${fmt(results.machine.load1AtStart, 2)} on ${results.machine.cores} cores`);
+  say(`\n======== queue backend: ${queueBackend} ========`);
+  say(`database ${results.settings.database}, queue prefix ${queuePrefix}, load average ${fmt(results.machine.load1AtStart, 2)} on ${results.machine.cores} cores`);
   say(`  logs: ${path.relative(process.cwd(), logDir)}${cfg.profile.size ? `, cpu profiles: ${path.relative(process.cwd(), profileDir)}` : ""}`);
-  await ensureServices({ databaseUrl: cfg.databaseUrl, redisUrl: cfg.redisUrl, log: say });
   await freshDatabase(cfg.databaseUrl);
   say("✔ fresh database migrated");
 
-  const run = await createBenchRun({ cfg, results, runId, queuePrefix, apiToken, callbackSecret, logDir, profileDir, say });
-  const { stack, submitQueue, redis, pg } = run;
+  const run = await createBenchRun({ queueBackend, cfg, results, runId, queuePrefix, apiToken, callbackSecret, logDir, profileDir, say });
+  const { stack, store, pg } = run;
   try {
     if (cfg.phases.has("baseline")) await baselinePhase(run);
     say("\n[stack] starting sandbox (instant, unlimited) and api");
@@ -93,7 +98,7 @@ async function main(): Promise<void> {
     if (cfg.phases.has("growth") && cfg.growthTotal > 0) await growthPhase(run);
   } catch (err) {
     results.errors.push(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    say(`\n✗ bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    say(`\n✗ bench (${queueBackend}) failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     stack.api?.sample();
     stack.sandbox?.sample();
@@ -101,23 +106,37 @@ async function main(): Promise<void> {
     results.peakRss.sandbox = stack.sandbox?.peakBytes ?? 0;
     if (stack.worker) results.peakRss.worker = Math.max(results.peakRss.worker ?? 0, stack.worker.peakBytes);
     await stack.stopAll().catch(() => undefined);
-    await submitQueue.obliterate({ force: true }).catch(() => undefined);
-    await submitQueue.close().catch(() => undefined);
-    await deleteKeysUnder(redis, queuePrefix).catch(() => undefined);
-    redis.disconnect();
+    await store.destroy();
     await pg.end().catch(() => undefined);
   }
 
   results.finishedAt = new Date().toISOString();
-  const file = path.join(resultsDir, `${stamp}.json`);
+  results.machine.load1AtEnd = loadavg()[0] ?? 0;
+  const file = path.join(resultsDir, `${stamp}-${queueBackend}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   say(`\n${renderTable(tableRows(results, cfg))}`);
+  say(`results (${queueBackend}): ${path.relative(process.cwd(), file)}`);
+  return results;
+}
+
+async function main(): Promise<void> {
+  const cfg = loadBenchConfig();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  say(`kling-orchestrator bench (${cfg.scale}), queue backends: ${cfg.backends.join(", ")}; load average ${fmt(loadavg()[0] ?? 0, 2)} on ${cpus().length} cores`);
+  await ensureServices({ databaseUrl: cfg.databaseUrl, redisUrl: cfg.backends.includes("redis") ? cfg.redisUrl : undefined, log: say });
+  const all: Results[] = [];
+  for (const kind of cfg.backends) all.push(await benchBackend(kind, cfg, stamp));
+
+  if (all.length > 1) {
+    say(`\nside by side (same run; ratios are what count on a shared machine)`);
+    say(compareRows(all));
+  }
   say(
-    `\nsettings: sandbox instant (delays 0, maxConcurrency 0), WORKER_CONCURRENCY ${cfg.workerConcurrency}, KLING_MAX_IN_FLIGHT ${cfg.maxInFlight}, DATABASE_POOL_MAX ${cfg.dbPoolMax}, API_RATE_LIMIT_PER_SEC 0, autocannon ${cfg.connections} connections × ${cfg.loadSeconds} s; ${results.machine.cores} cores, load average ${fmt(results.machine.load1AtStart, 2)} at start (other users share this machine: compare CPU per job, not only rates)`,
+    `\nsettings: sandbox instant (delays 0, maxConcurrency 0), WORKER_CONCURRENCY ${cfg.workerConcurrency}, KLING_MAX_IN_FLIGHT ${cfg.maxInFlight}, DATABASE_POOL_MAX ${cfg.dbPoolMax}, API_RATE_LIMIT_PER_SEC 0, autocannon ${cfg.connections} connections × ${cfg.loadSeconds} s; ${cpus().length} cores, load average ${all.map((r) => `${r.queueBackend} ${fmt(r.machine.load1AtStart, 1)} → ${fmt(r.machine.load1AtEnd ?? NaN, 1)}`).join(", ")} (other users share this machine: compare CPU per job, not only rates)`,
   );
-  say(`results: ${path.relative(process.cwd(), file)}`);
-  if (results.errors.length) {
-    say(`\nproblems:\n${results.errors.map((e) => `  - ${e.split("\n")[0]}`).join("\n")}`);
+  const problems = all.flatMap((r) => r.errors.map((e) => `${r.queueBackend}: ${e.split("\n")[0]}`));
+  if (problems.length) {
+    say(`\nproblems:\n${problems.map((e) => `  - ${e}`).join("\n")}`);
     process.exitCode = 1;
   }
 }

@@ -1,19 +1,20 @@
 // What every phase of one bench run shares: settings, results, the apps, the clients, and the
 // measurements more than one phase takes (status GETs, one timed batch).
-import { JOB_CATALOG } from "@kex/core";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
+import type { AnyQueue, QueueBackendKind } from "@kex/queue";
 import type { Client } from "pg";
 import type { BenchConfig } from "./config";
 import { cpuWindow, findProcessByName, type PidSource } from "./cpu";
 import { connect, countJobs, sampleJobIds } from "./db";
 import { runLoad } from "./load";
+import { openQueueStore, type QueueStore } from "./queue-store";
 import { fmt, fmtInt, fmtMs } from "./report";
 import { batchBody, postBatch } from "./requests";
 import { nowUs, type GetPoint, type IngestPoint, type Results } from "./results";
 import { Stack } from "./stack";
 
 export interface BenchRun {
+  /** The queue backend of this run (the apps' QUEUE_BACKEND). */
+  queueBackend: QueueBackendKind;
   cfg: BenchConfig;
   results: Results;
   runId: string;
@@ -21,10 +22,11 @@ export interface BenchRun {
   apiToken: string;
   callbackSecret: string;
   stack: Stack;
-  redis: Redis;
   pg: Client;
-  /** The api's submit queue, as the worker sees it. */
-  submitQueue: Queue;
+  /** The queue's store (Redis or the Postgres schema) and the api's submit queue in it. */
+  store: QueueStore;
+  /** The api's submit queue, as the worker sees it (`store.submitQueue`). */
+  submitQueue: AnyQueue;
   say(line: string): void;
   /** The processes whose CPU we attribute: our apps, their Postgres backends, the local Redis (shared with other users!). */
   sources(): Record<string, PidSource>;
@@ -40,16 +42,18 @@ export interface BenchRun {
   ingestOne(body: string, rowsAfter?: number): Promise<IngestPoint>;
 }
 
-/** Connects to Redis and Postgres and prepares the stack (nothing started yet); `logDir`/`profileDir` are the apps'. */
+/** Connects to the queue's store and Postgres and prepares the stack (nothing started yet); `logDir`/`profileDir` are the apps'. */
 export async function createBenchRun(
-  args: Pick<BenchRun, "cfg" | "results" | "runId" | "queuePrefix" | "apiToken" | "callbackSecret" | "say"> & { logDir: string; profileDir: string },
+  args: Pick<BenchRun, "queueBackend" | "cfg" | "results" | "runId" | "queuePrefix" | "apiToken" | "callbackSecret" | "say"> & { logDir: string; profileDir: string },
 ): Promise<BenchRun> {
-  const { cfg, results, queuePrefix, apiToken, callbackSecret, say } = args;
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const { queueBackend, cfg, results, queuePrefix, apiToken, callbackSecret, say } = args;
   const pg: Client = await connect(cfg.databaseUrl);
-  const submitQueue = new Queue(JOB_CATALOG.submit.queue, { connection: redis, prefix: queuePrefix });
+  const store = await openQueueStore({ kind: queueBackend, prefix: queuePrefix, redisUrl: cfg.redisUrl, databaseUrl: cfg.queueDatabaseUrl, pg });
+  const { submitQueue } = store;
   const stack = new Stack({
+    queueBackend,
     databaseUrl: cfg.databaseUrl,
+    queueDatabaseUrl: cfg.queueDatabaseUrl,
     redisUrl: cfg.redisUrl,
     queuePrefix,
     apiToken,
@@ -80,7 +84,7 @@ export async function createBenchRun(
     }
   };
   const authHeaders = { authorization: `Bearer ${apiToken}` };
-  const redisPid = new URL(cfg.redisUrl).hostname === "127.0.0.1" || new URL(cfg.redisUrl).hostname === "localhost" ? findProcessByName("redis-server") : undefined;
+  const redisPid = queueBackend !== "redis" ? undefined : new URL(cfg.redisUrl).hostname === "127.0.0.1" || new URL(cfg.redisUrl).hostname === "localhost" ? findProcessByName("redis-server") : undefined;
   const postgresBackends = async () => {
     const { rows } = await pg.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     return rows.map((r) => r.pid);
@@ -90,7 +94,7 @@ export async function createBenchRun(
     ...(stack.worker && stack.worker.service.proc.exitCode === null ? { worker: stack.worker.pid } : {}),
     sandbox: stack.sandbox?.pid,
     postgres: postgresBackends,
-    redis: redisPid,
+    ...(redisPid ? { redis: redisPid } : {}),
   });
   let nextItem = 0;
   const bodies = (n: number) => {
@@ -147,6 +151,7 @@ export async function createBenchRun(
   };
 
   return {
+    queueBackend,
     cfg,
     results,
     runId: args.runId,
@@ -154,8 +159,8 @@ export async function createBenchRun(
     apiToken,
     callbackSecret,
     stack,
-    redis,
     pg,
+    store,
     submitQueue,
     say,
     sources,

@@ -1,11 +1,20 @@
 // Bench settings: one place that reads the environment. `BENCH_SCALE=small` is a quick run (tens of
 // seconds of load); the default `full` is the run whose numbers we report (about 10-15 minutes here).
+import { QUEUE_BACKENDS, type QueueBackendKind } from "@kex/queue";
 
 export type Phase = "baseline" | "ingest" | "webhook" | "e2e" | "growth";
 export const ALL_PHASES: readonly Phase[] = ["baseline", "ingest", "webhook", "e2e", "growth"];
 
 export interface BenchConfig {
   scale: "small" | "full";
+  /** The queue backends to bench, one after the other in one run (BENCH_QUEUE_BACKENDS; default both). */
+  backends: QueueBackendKind[];
+  /**
+   * The Postgres queue's database URL: the bench database, plus `options` for the queue's connections only
+   * when BENCH_PG_QUEUE_OPTIONS is set (e.g. `-c synchronous_commit=off`, to measure what commits cost).
+   */
+  queueDatabaseUrl: string;
+  pgQueueOptions?: string;
   databaseUrl: string;
   redisUrl: string;
   /** Items per POST /v1/batches (the API's maximum is 10,000). */
@@ -63,9 +72,18 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   const batchSize = int(env, "BENCH_BATCH_SIZE", 10_000);
   if (batchSize < 1 || batchSize > 10_000) throw new Error("BENCH_BATCH_SIZE must be in 1..10000 (the API's batch limit)");
   const ingestBatches = Math.max(1, int(env, "BENCH_INGEST_BATCHES", small ? 2 : 10));
+  const backends = list(env.BENCH_QUEUE_BACKENDS ?? QUEUE_BACKENDS.join(","));
+  for (const b of backends) if (!(QUEUE_BACKENDS as readonly string[]).includes(b)) throw new Error(`BENCH_QUEUE_BACKENDS: unknown backend ${b} (known: ${QUEUE_BACKENDS.join(", ")})`);
+  if (backends.length === 0) throw new Error("BENCH_QUEUE_BACKENDS names no backend");
+  const databaseUrl = env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/kling_bench";
+  const queueDatabaseUrl = new URL(databaseUrl);
+  if (env.BENCH_PG_QUEUE_OPTIONS) queueDatabaseUrl.searchParams.set("options", env.BENCH_PG_QUEUE_OPTIONS);
   return {
     scale: scaleRaw,
-    databaseUrl: env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/kling_bench",
+    queueDatabaseUrl: queueDatabaseUrl.toString(),
+    pgQueueOptions: env.BENCH_PG_QUEUE_OPTIONS || undefined,
+    backends: [...new Set(backends)] as QueueBackendKind[],
+    databaseUrl,
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     batchSize,
     ingestBatches,

@@ -48,6 +48,9 @@ export interface PgCounters {
   xactRollback: number;
   tupInserted: number;
   tupUpdated: number;
+  tupDeleted: number;
+  /** Rows inserted, updated or deleted in tables outside `public`: the Postgres queue's schema (0 on Redis). */
+  queueTupWritten: number;
   tupReturned: number;
   tupFetched: number;
   blksRead: number;
@@ -62,11 +65,14 @@ export async function pgCounters(pg: Client): Promise<PgCounters> {
   // Statistics are cached per transaction; start from a fresh snapshot.
   await pg.query("SELECT pg_stat_clear_snapshot()");
   const db = await pg.query<Record<string, string>>(
-    `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_returned, tup_fetched, blks_read, blks_hit
+    `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched, blks_read, blks_hit
        FROM pg_stat_database WHERE datname = current_database()`,
   );
   const t = await pg.query<{ relname: string; seq_scan: string; seq_tup_read: string; idx_scan: string | null; n_tup_ins: string }>(
     "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins FROM pg_stat_user_tables WHERE relname IN ('jobs', 'job_events')",
+  );
+  const q = await pg.query<{ n: string | null }>(
+    "SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) AS n FROM pg_stat_user_tables WHERE schemaname <> 'public'",
   );
   const d = db.rows[0] ?? {};
   const jobs = t.rows.find((r) => r.relname === "jobs");
@@ -77,6 +83,8 @@ export async function pgCounters(pg: Client): Promise<PgCounters> {
     xactRollback: n(d.xact_rollback),
     tupInserted: n(d.tup_inserted),
     tupUpdated: n(d.tup_updated),
+    tupDeleted: n(d.tup_deleted),
+    queueTupWritten: n(q.rows[0]?.n),
     tupReturned: n(d.tup_returned),
     tupFetched: n(d.tup_fetched),
     blksRead: n(d.blks_read),

@@ -1,5 +1,6 @@
 // What a bench run records (bench/results/<run>.json) and the per-job arithmetic over it.
 import { readFileSync } from "node:fs";
+import type { QueueBackendKind } from "@kex/queue";
 import type { BaselineResult } from "./baseline";
 import type { CpuWindow } from "./cpu";
 import type { PgCounters } from "./db";
@@ -23,11 +24,13 @@ export interface IngestPoint {
 export type GetPoint = LoadResult & { rows: number; apiCpuUsPerRequest: number; floor?: LoadResult; expressFloor?: LoadResult };
 
 export interface Results {
+  /** The apps' QUEUE_BACKEND in this run. */
+  queueBackend: QueueBackendKind;
   startedAt: string;
   finishedAt?: string;
   scale: string;
   settings: Record<string, unknown>;
-  machine: { cores: number; load1AtStart: number };
+  machine: { cores: number; load1AtStart: number; load1AtEnd?: number };
   baseline?: BaselineResult;
   ingest?: {
     jobs: number;
@@ -36,11 +39,13 @@ export interface Results {
     jobsPerS: number;
     ratioToAddBulk: number | null;
     perBatch: IngestPoint[];
-    redisUsedMemoryDelta: number;
+    /** Growth of the queue's store over the ingest: Redis used_memory, or the Postgres queue schema's size. */
+    storageDelta: number;
     waitingJobs: number;
-    redisBytesPerWaitingJob: number;
-    redisKeyBytesPerJob: number;
-    redisJobHashBytes: number;
+    storageBytesPerWaitingJob: number;
+    /** Redis only: the MEMORY USAGE cross-check. */
+    redisKeyBytesPerJob?: number;
+    redisJobHashBytes?: number;
     /** CPU and Postgres counters cover the batches after the first (status GETs run after the first). */
     windowJobs: number;
     pgPerJob: Record<string, number>;
@@ -89,6 +94,8 @@ export function perJob(c: PgCounters, n: number): Record<string, number> {
     rollbacks: r(c.xactRollback),
     rowsInserted: r(c.tupInserted),
     rowsUpdated: r(c.tupUpdated),
+    rowsDeleted: r(c.tupDeleted),
+    queueRowsWritten: r(c.queueTupWritten),
     rowsFetched: r(c.tupFetched),
     rowsReturned: r(c.tupReturned),
     jobsSeqScans: r(c.jobsSeqScan),

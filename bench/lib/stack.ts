@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { QueueBackendKind } from "@kex/queue";
 import { freePort, startService, waitHealthy, type Service } from "../../scripts/lib/services";
 
 export interface MemorySample {
@@ -61,7 +62,10 @@ function profileEnv(app: string, s: StackSettings): Record<string, string> {
 }
 
 export interface StackSettings {
+  queueBackend: QueueBackendKind;
   databaseUrl: string;
+  /** The Postgres queue's database (the bench database, maybe with connection options). */
+  queueDatabaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
   apiToken: string;
@@ -87,6 +91,9 @@ export class Stack {
     const s = this.settings;
     const env: Record<string, string> = {
       DATABASE_URL: s.databaseUrl,
+      // On Postgres the queue lives in the bench database, in the schema the prefix names.
+      QUEUE_BACKEND: s.queueBackend,
+      QUEUE_DATABASE_URL: s.queueDatabaseUrl,
       REDIS_URL: s.redisUrl,
       QUEUE_PREFIX: s.queuePrefix,
       DATABASE_POOL_MAX: String(s.dbPoolMax),
@@ -131,7 +138,8 @@ export class Stack {
       env: { ...this.common("api"), PORT: String(this.apiPort), API_TOKEN: s.apiToken, API_RATE_LIMIT_PER_SEC: "0" },
     });
     this.api = new TrackedService(api);
-    await Promise.all([waitHealthy(sandbox, `${this.sandboxUrl}/__sandbox/stats`), waitHealthy(api, `${this.apiUrl}/readyz`)]);
+    // Generous: on a loaded shared machine an app can take a minute to start.
+    await Promise.all([waitHealthy(sandbox, `${this.sandboxUrl}/__sandbox/stats`, 180_000), waitHealthy(api, `${this.apiUrl}/readyz`, 180_000)]);
   }
 
   /**

@@ -37,10 +37,10 @@ export function tableRows(r: Results, cfg: BenchConfig): Row[] {
   };
   const b = r.baseline;
   if (b) {
-    rows.push({ section: `baseline: raw BullMQ on the same Redis (${fmtInt(b.jobs)} jobs)`, metric: "", value: "" });
+    rows.push({ section: `baseline: raw BullMQ on the same ${r.queueBackend === "redis" ? "Redis" : "Postgres"} (${fmtInt(b.jobs)} jobs)`, metric: "", value: "" });
     rows.push({ metric: `raw addBulk, chunks of ${b.chunk}`, value: `${fmtInt(b.addBulkJobsPerS)} jobs/s`, target: "ceiling" });
     rows.push({ metric: `no-op Worker, concurrency ${b.concurrency}`, value: `${fmtInt(b.processJobsPerS)} jobs/s`, target: "ceiling" });
-    rows.push({ metric: "packages/queue enqueueSubmits alone (Redis only)", value: `${fmtInt(b.enqueueSubmitsJobsPerS)} jobs/s` });
+    rows.push({ metric: "packages/queue enqueueSubmits alone (queue only)", value: `${fmtInt(b.enqueueSubmitsJobsPerS)} jobs/s` });
   }
   const ing = r.ingest;
   if (ing) {
@@ -106,16 +106,18 @@ export function tableRows(r: Results, cfg: BenchConfig): Row[] {
     }
   }
   rows.push({ section: "memory", metric: "", value: "" });
-  if (ing) {
+  if (ing && r.queueBackend === "redis") {
     rows.push({
       metric: `Redis per waiting job (used_memory Δ / ${fmtInt(ing.waitingJobs)})`,
-      value: fmtBytes(ing.redisBytesPerWaitingJob),
+      value: fmtBytes(ing.storageBytesPerWaitingJob),
       target: "≤ 1 KiB",
-      ok: ing.redisBytesPerWaitingJob <= TARGET.redisBytesPerJob,
+      ok: ing.storageBytesPerWaitingJob <= TARGET.redisBytesPerJob,
     });
-    rows.push({ metric: "  cross-check: MEMORY USAGE of the keys", value: fmtBytes(ing.redisKeyBytesPerJob) });
+    rows.push({ metric: "  cross-check: MEMORY USAGE of the keys", value: fmtBytes(ing.redisKeyBytesPerJob ?? NaN) });
+  } else if (ing) {
+    rows.push({ metric: `Postgres per waiting job (queue schema's size Δ / ${fmtInt(ing.waitingJobs)})`, value: fmtBytes(ing.storageBytesPerWaitingJob) });
   }
-  if (b) rows.push({ metric: "  raw addBulk / enqueueSubmits per waiting job", value: `${fmtBytes(b.redisBytesPerWaitingJob)} / ${fmtBytes(b.enqueueSubmitsBytesPerJob)}` });
+  if (b) rows.push({ metric: "  raw addBulk / enqueueSubmits per waiting job", value: `${fmtBytes(b.storageBytesPerWaitingJob)} / ${fmtBytes(b.enqueueSubmitsBytesPerJob)}` });
   const afterIngest = r.peakRssAfter.ingest?.api;
   if (afterIngest) rows.push({ metric: "api peak RSS after the ingest phase", value: fmtBytes(afterIngest) });
   rows.push({

@@ -34,7 +34,7 @@ describe("kex submit with a large file", () => {
       { KEX_URL: stack.api.url, KEX_TOKEN: STACK_API_TOKEN },
       { timeoutMs: 120_000 },
     );
-    expect(run.stderr).toContain("submitted 25000 jobs in 3 batches");
+    expect(run.stderr).toContain("submitted 25000 jobs in 3 new batches");
     expect(run.code).toBe(0);
     const batches = createdBatches(run.stdout);
     expect(batches.map((b) => b.total)).toEqual([10_000, 10_000, 5_000]);
@@ -49,6 +49,8 @@ describe("kex submit with a large file", () => {
         total: [10_000, 10_000, 5_000][i],
         counts: { queued: b.total },
         callback_url: "http://127.0.0.1:9/hooks",
+        name: "big.jsonl",
+        metadata: { source_lines: ["1-10000", "10001-20000", "20001-25000"][i] },
       });
     }
     // Rows keep their order across batches: the last batch holds rows 20,000..24,999.

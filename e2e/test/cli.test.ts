@@ -151,13 +151,20 @@ describe("kex CLI against a running stack", () => {
     expect(watchedOk.code).toBe(0);
   });
 
-  it("exports a batch as CSV and as JSONL, one row per job", async () => {
-    const jobs = await allJobsOfBatch(stack, mixedBatch.id);
-    const expected = jobs.map((j) => ({
-      id: j.id,
-      status: j.status,
+  it("exports a batch as CSV and as JSONL, one row per job, in input order", async () => {
+    const jobs = (await allJobsOfBatch(stack, mixedBatch.id)).sort((a, b) => a.batch_index! - b.batch_index!);
+    expect(jobs.map((j) => j.batch_index)).toEqual([0, 1, 2]);
+    const expected = jobs.map((j, i) => ({
+      line: i + 1,
       video_id: j.video_id,
       prompt: j.prompt,
+      negative_prompt: j.negative_prompt,
+      cfg_scale: j.cfg_scale,
+      callback_url: j.callback_url,
+      metadata: j.metadata,
+      batch_id: mixedBatch.id,
+      id: j.id,
+      status: j.status,
       result_video_id: j.result?.video_id ?? null,
       result_url: j.result?.url ?? null,
       result_duration: j.result?.duration ?? null,
@@ -170,9 +177,10 @@ describe("kex CLI against a running stack", () => {
     const csvRun = await kex(["export", mixedBatch.id, "--format", "csv", "--out", file("out.csv")], env);
     expect(csvRun.code).toBe(0);
     const records: Record<string, string>[] = parseCsv(await readFile(file("out.csv")), { columns: true });
-    expect(Object.keys(records[0]!)).toEqual(Object.keys(expected[0]!));
+    const csvExpected = expected.map(({ metadata: _none, ...row }) => row); // no metadata in this file: no metadata.* column
+    expect(Object.keys(records[0]!)).toEqual(Object.keys(csvExpected[0]!));
     expect(records).toEqual(
-      expected.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? "" : String(v)]))),
+      csvExpected.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? "" : String(v)]))),
     );
     expect(records.find((r) => r.video_id === sourceVideo(401))!.prompt).toBe('quotes " and, commas\nand a line break');
 
@@ -184,6 +192,8 @@ describe("kex CLI against a running stack", () => {
       .map((l) => JSON.parse(l));
     expect(lines).toEqual(expected);
     expect(jsonlRun.stderr).toContain(`exported 3 jobs of batch ${mixedBatch.id}`);
+    const byDefault = await kex(["export", mixedBatch.id], env); // no --format, no --out: JSONL on stdout
+    expect(byDefault.stdout).toBe(jsonlRun.stdout);
 
     // A larger batch goes through more than one page... 30 jobs are one page: export them anyway.
     const bigRun = await kex(["export", succeededBatch.id, "--out", file("thirty.jsonl.out.jsonl")], env);
@@ -221,7 +231,7 @@ describe("kex CLI against a running stack", () => {
 
     const missing = await kex(["status", "00000000-0000-4000-8000-00000000beef"], env);
     expect(missing.code).toBe(3);
-    expect(missing.stderr).toContain("no job or batch with id 00000000-0000-4000-8000-00000000beef");
+    expect(missing.stderr).toContain("no job, batch or chain with id 00000000-0000-4000-8000-00000000beef");
   });
 
   it("manages API keys (create, list, revoke)", async () => {

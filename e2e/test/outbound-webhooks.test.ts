@@ -127,6 +127,8 @@ describe("outbound webhooks end to end: api → worker → sandbox → outbox �
     expect(completed).toHaveLength(1);
     expect(completed[0]!.event.data).toEqual({
       id: batchId,
+      name: null,
+      metadata: null,
       total: 5,
       callback_url: `${receiver.url}/hooks/batch`,
       counts: { queued: 0, submitting: 0, submitted: 0, processing: 0, succeeded: 4, failed: 1, canceled: 0 },

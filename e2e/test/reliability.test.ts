@@ -1,5 +1,5 @@
 import { callbackToken } from "@kex/core";
-import { claimManyForSubmit, countInFlight, createBatch, createJob, getJobEvents, recordSubmitAttempt } from "@kex/db";
+import { claimManyForSubmit, countInFlight, createBatch, createJob, encodeBatchItems, getJobEvents, recordSubmitAttempt } from "@kex/db";
 import { createKlingClient } from "@kex/kling";
 import { randomUUID } from "node:crypto";
 import { createSubmitQueue, enqueueSubmits } from "@kex/queue";
@@ -278,7 +278,7 @@ describe("a submit that arrives before its row is committed", () => {
       await enqueueSubmits(queue, [jobId]);
       // The worker sees the submit with no row behind it (what the api's overlapped batch insert allows).
       await waitFor(async () => ((await queue.getDelayedCount()) === 1 ? true : undefined), { what: "submit handed back" });
-      await createBatch(stack.api.db, { items: [{ video_id: video(950), prompt: "late row" }], jobIds: [jobId] });
+      await createBatch(stack.api.db, { items: encodeBatchItems([{ video_id: video(950), prompt: "late row" }]), jobIds: [jobId] });
       const row = await waitFor(async () => {
         const r = await stack.api.db.prisma.job.findUniqueOrThrow({ where: { id: jobId } });
         return r.status === "succeeded" ? r : undefined;

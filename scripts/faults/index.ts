@@ -15,6 +15,9 @@
 //   FAULTS_PAUSE_MS (8000: how long scenario 6 blocks the account),
 //   FAULTS_WORKER_ENV / FAULTS_SANDBOX_ENV (JSON objects merged into every scenario's environment, to
 //   isolate a problem), FAULTS_KEEP_DB=1 (keep each scenario's database and Redis keys to inspect),
+//   FAULTS_QUEUE_BACKEND (redis | postgres: the apps' QUEUE_BACKEND; with postgres the queue lives in a
+//   schema of the scenario's database named after its prefix, the Redis scenarios 3x are skipped and the
+//   apps get a REDIS_URL nothing listens on),
 //   DATABASE_URL / REDIS_URL (the local servers). Process logs: .faults/logs/<scenario>/.
 import { dropDatabase } from "@kex/testing";
 import { ensureServices, prepareDatabase } from "../lib/infra";
@@ -23,14 +26,14 @@ import { killEverythingOnExit } from "./lib/processes";
 import { printScenario, printSummary } from "./report";
 import { runScenario } from "./run-scenario";
 import { SCENARIOS } from "./scenarios";
-import { BASE_DATABASE_URL, CAP, JOBS, ONLY, REDIS_URL, SEED, TEMPLATE_DATABASE_URL, TIMEOUT_MS, say, secs } from "./settings";
+import { BASE_DATABASE_URL, CAP, JOBS, ONLY, QUEUE_BACKEND, REDIS_URL, SEED, TEMPLATE_DATABASE_URL, TIMEOUT_MS, say, secs } from "./settings";
 import type { Result } from "./types";
 
 async function main(): Promise<void> {
   const started = Date.now();
   killEverythingOnExit();
-  say(`fault suite: ${JOBS} jobs per scenario, cap ${CAP}, timeout ${secs(TIMEOUT_MS)}, seed ${SEED}`);
-  await ensureServices({ databaseUrl: BASE_DATABASE_URL, redisUrl: REDIS_URL, log: say });
+  say(`fault suite: queue on ${QUEUE_BACKEND}, ${JOBS} jobs per scenario, cap ${CAP}, timeout ${secs(TIMEOUT_MS)}, seed ${SEED}`);
+  await ensureServices({ databaseUrl: BASE_DATABASE_URL, redisUrl: QUEUE_BACKEND === "redis" ? REDIS_URL : undefined, log: say });
   await dropDatabase(TEMPLATE_DATABASE_URL);
   await prepareDatabase(TEMPLATE_DATABASE_URL);
   const selected = SCENARIOS.map((s, i) => ({ s, i: i + 1 })).filter(
@@ -63,7 +66,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    await Promise.allSettled([ensureRedisUp(REDIS_URL), ensurePostgresUp(BASE_DATABASE_URL)]);
+    await Promise.allSettled([QUEUE_BACKEND === "redis" ? ensureRedisUp(REDIS_URL) : undefined, ensurePostgresUp(BASE_DATABASE_URL)]);
     // Open handles (pg, ioredis) must not keep the process alive.
     process.exit(process.exitCode ?? 0);
   });

@@ -5,17 +5,19 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mulberry32 } from "@kex/core";
-import { createDatabaseFromTemplate, deleteRedisPrefix, dropDatabase, type Cell } from "@kex/testing";
+import { createDatabaseFromTemplate, dropDatabase, type Cell } from "@kex/testing";
 import { ensurePostgresUp, ensureRedisUp } from "../lib/machine";
 import { ROOT, type Service } from "../lib/services";
 import { analyse } from "./lib/analyse";
 import { startScenarioProcesses, stopAll, type ScenarioProcesses } from "./lib/processes";
+import { queueWhere, removeScenarioQueue } from "./lib/queue";
 import { diagnoseStuck, getJson, liveQueueSnapshot, monitor, submitAll, watchReadyz } from "./lib/stack-io";
 import {
   BASE_DATABASE_URL,
   CAP,
   JOBS,
   KEEP_DATABASES,
+  QUEUE_BACKEND,
   REDIS_URL,
   RUN_ID,
   SEED,
@@ -236,14 +238,16 @@ export async function runScenario(scenario: Scenario, index: number): Promise<Re
     await stopAll(services);
     await processes?.proxy?.close().catch(() => undefined);
     // Restore the machine before anything else needs it.
-    await ensureRedisUp(REDIS_URL).catch((err: unknown) => notes.push(`could not restore Redis: ${(err as Error).message}`));
+    if (QUEUE_BACKEND === "redis")
+      await ensureRedisUp(REDIS_URL).catch((err: unknown) => notes.push(`could not restore Redis: ${(err as Error).message}`));
     await ensurePostgresUp(BASE_DATABASE_URL).catch((err: unknown) => notes.push(`could not restore Postgres: ${(err as Error).message}`));
-    if (KEEP_DATABASES) notes.push(`database and Redis keys kept: ${databaseUrl}, ${prefix}*`);
-    else await dropDatabase(databaseUrl).catch((err: unknown) => notes.push(`could not drop ${databaseUrl}: ${(err as Error).message}`));
-    if (!KEEP_DATABASES)
-      await deleteRedisPrefix(prefix, REDIS_URL).catch((err: unknown) =>
-        notes.push(`could not clean Redis prefix ${prefix}: ${(err as Error).message}`),
-      );
+    const queue = { prefix, databaseUrl };
+    if (KEEP_DATABASES) notes.push(`database and queue kept: ${databaseUrl}, ${queueWhere(queue)}`);
+    else {
+      // The queue first: on Postgres it lives in the scenario's database.
+      await removeScenarioQueue(queue).catch((err: unknown) => notes.push(`could not remove the queue (${queueWhere(queue)}): ${(err as Error).message}`));
+      await dropDatabase(databaseUrl).catch((err: unknown) => notes.push(`could not drop ${databaseUrl}: ${(err as Error).message}`));
+    }
   }
   return { scenario, analysis, checks, error, facts, notes, diagnosis, durationMs: Date.now() - began };
 }

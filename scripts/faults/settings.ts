@@ -1,5 +1,6 @@
 // The fault suite's settings: one place that reads its environment (the knobs are listed in index.ts).
 import { randomBytes } from "node:crypto";
+import { QUEUE_BACKENDS, type QueueBackendKind } from "@kex/queue";
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -18,6 +19,17 @@ function jsonEnv(name: string): Record<string, string> {
 
 export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/kling_orchestrator";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/** Where the apps keep their queue: BullMQ on Redis (default) or BullMQ's Postgres backend (docs/queue-backends.md). */
+export const QUEUE_BACKEND: QueueBackendKind = (() => {
+  const raw = process.env.FAULTS_QUEUE_BACKEND || "redis";
+  if (!(QUEUE_BACKENDS as readonly string[]).includes(raw)) throw new Error(`FAULTS_QUEUE_BACKEND must be one of ${QUEUE_BACKENDS.join(", ")}, got ${raw}`);
+  return raw as QueueBackendKind;
+})();
+/**
+ * With the Postgres backend the apps get this REDIS_URL: a port nothing listens on, so a stray Redis
+ * connection shows up as errors in their logs instead of quietly working.
+ */
+export const NO_REDIS_URL = "redis://127.0.0.1:1";
 export const TEMPLATE_DATABASE_URL = (() => {
   const url = new URL(BASE_DATABASE_URL);
   url.pathname = "/kling_faults_template";

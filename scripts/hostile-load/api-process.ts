@@ -20,6 +20,8 @@ export interface ApiUnderTest {
   rssBytes(): number;
   /** CPU time the api process has used so far, all its threads, in seconds (Linux /proc). */
   cpuSeconds(): number;
+  /** CPU time of its main thread alone (the event loop that answers every tenant), in seconds. */
+  mainThreadCpuSeconds(): number;
   /** Stops the api, drops its database and deletes its Redis keys. */
   close(): Promise<void>;
 }
@@ -59,6 +61,12 @@ async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> 
   } finally {
     redis.disconnect();
   }
+}
+
+/** Fields 14 and 15 of a /proc stat file (user and system time, in ticks of 1/100 s), after the command's name. */
+function cpuSecondsOf(statFile: string): number {
+  const fields = readFileSync(statFile, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** `kex_hostile_<random>` on the server of `serverUrl`, migrated; the api started on it. */
@@ -137,11 +145,9 @@ export async function startApiUnderTest(args: { serverUrl: string; redisUrl: str
       const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     },
-    cpuSeconds() {
-      // Fields 14 and 15 of /proc/<pid>/stat (user and system time, in ticks of 1/100 s), after the command's name.
-      const fields = readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => cpuSecondsOf(`/proc/${proc.pid}/stat`),
+    // The main thread's id is the process id.
+    mainThreadCpuSeconds: () => cpuSecondsOf(`/proc/${proc.pid}/task/${proc.pid}/stat`),
     close,
   };
 }

@@ -16,11 +16,11 @@ export interface Target {
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /** One request; a body is written in slices and the writing stops as soon as the answer comes. */
-export function send(api: Target, args: { method: string; path: string; key: string; body?: HostileBody; timeoutMs?: number }): Promise<Answer> {
+export function send(api: Target, args: { method: string; path: string; key: string; body?: HostileBody; headers?: Record<string, string>; timeoutMs?: number }): Promise<Answer> {
   const url = new URL(api.url);
   const started = performance.now();
   return new Promise((resolve) => {
-    const headers: Record<string, string> = { Authorization: `Bearer ${args.key}` };
+    const headers: Record<string, string> = { ...args.headers, Authorization: `Bearer ${args.key}` };
     if (args.body) {
       headers["Content-Type"] = "application/json";
       headers["Content-Length"] = String(args.body.body.length);

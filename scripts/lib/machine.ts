@@ -4,31 +4,19 @@
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
-import { adminUrl, waitFor } from "@kex/testing";
+import { postgresAnswers, redisAnswers, waitFor } from "@kex/testing";
 import { Redis } from "ioredis";
-import { Client } from "pg";
 
 const run = promisify(execFile);
+
+// The probes live in @kex/testing (jest's global setup uses them too).
+export { postgresAnswers, redisAnswers };
 
 /** The Redis start command CI uses (.ci/run): no persistence, loopback only. */
 const REDIS_START = ["--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"];
 
 function redisPort(url: string): number {
   return Number(new URL(url).port || 6379);
-}
-
-/** True when Redis answers PING within two seconds. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Polls `check` every 200 ms until it holds; fails saying `what` did not happen within `timeoutMs`. */
@@ -70,21 +58,6 @@ export async function flushAllRedis(url: string): Promise<void> {
     await redis.flushall();
   } finally {
     redis.disconnect();
-  }
-}
-
-/** True when Postgres answers `SELECT 1` within two seconds. */
-export async function postgresAnswers(databaseUrl: string): Promise<boolean> {
-  const client = new Client({ connectionString: adminUrl(databaseUrl), connectionTimeoutMillis: 2000 });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 

@@ -43,7 +43,8 @@ export interface AppDeps {
   /** Queues shown by the dashboard at /admin/queues. */
   dashboardQueues: readonly AnyQueue[];
   /** `bodyLimitBytes`: the largest batch body, after decompression; other bodies have fixed limits (body-parsing.ts). */
-  settings: { apiToken: string; callbackSecret: string; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; allowPrivateWebhookUrls?: boolean };
+  /** `webhookSecrets`: the Kling account's Standard Webhooks secrets; empty = callbacks need not be signed. */
+  settings: { apiToken: string; callbackSecret: string; webhookSecrets?: readonly string[]; bodyLimitBytes: number; rateLimitPerSec: number; authFailuresPerMinute: number; keyCacheMs: number; allowPrivateWebhookUrls?: boolean };
 }
 
 /** The HTTP app, built from its dependencies (tests build their own). */
@@ -52,7 +53,7 @@ export function createApp(deps: AppDeps): Express {
   const batchLimits = batchBodyLimits(deps.settings.bodyLimitBytes);
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret] }));
+  app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret, ...(deps.settings.webhookSecrets ?? [])] }));
   app.use(healthRoutes({ db: deps.db, queueBackend: deps.queueBackend, accounts: deps.accounts }));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes(createOpenApiDocument()));
@@ -60,7 +61,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(["/v1", "/ui", "/admin/queues"], authFailureThrottle({ failuresPerMinute: deps.settings.authFailuresPerMinute }));
   app.use("/admin/queues", requireBasicAuth(deps.settings.apiToken, "kex admin"), queueDashboard(deps.dashboardQueues, "/admin/queues"));
   // No body parser here: the callback handler checks the URL token before it reads the body.
-  app.use("/webhooks", webhookRoutes({ engine: deps.engine, callbackSecret: deps.settings.callbackSecret, metrics: deps.metrics }));
+  app.use(
+    "/webhooks",
+    webhookRoutes({ db: deps.db, engine: deps.engine, callbackSecret: deps.settings.callbackSecret, webhookSecrets: deps.settings.webhookSecrets ?? [], metrics: deps.metrics }),
+  );
   app.use(
     "/v1",
     authenticate({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger, cacheMs: deps.settings.keyCacheMs }),

@@ -2,27 +2,30 @@ import type { Readable, Transform } from "node:stream";
 import { BATCH_MAX_ITEMS } from "@kex/contract";
 import type { Request, RequestHandler } from "express";
 import { BodyBytes, decoderFor, isContentEncoding, joinSegments, undecodable, type ContentEncoding } from "./body-bytes";
+import { BODY_CHECKS, type BodyCheckName } from "./body-checks";
 import { BoundedJsonParser, parseJsonBytes, tooLarge, type JsonBodyLimits } from "./bounded-json-parser";
 import { ApiError } from "./errors";
 import { ParseWorker } from "./parse-worker";
-import type { BodySchemaName } from "./parse-worker-thread";
+import { requestHash, requestHashPrefix } from "./request-hash";
 
 export type { JsonBodyLimits } from "./bounded-json-parser";
 
-/** How a route's JSON bodies are read: their limits, and the schema the route checks them with, when it is known here. */
+/** How a route's JSON bodies are read: their limits, and the check that readies them for the route, if any. */
 export interface JsonBodyRules extends JsonBodyLimits {
   /**
-   * A compressed body, or one big enough (see `OFF_THREAD_MIN_BYTES`), is read, parsed and checked
-   * against this schema in the parse worker, and an invalid one refused there with the 400 the route
-   * would give: its route gets only valid ones, the only bodies whose parsing the event loop pays for.
+   * The route's body check (body-checks.ts). The body is checked and readied where it is parsed: on the
+   * event loop when it is small, in the parse worker when it is compressed or big (see
+   * `OFF_THREAD_MIN_BYTES`). An invalid one is refused there with the check's 400, before the route and
+   * its Idempotency-Key; the route gets the readied body in `req.body`, never the parsed value, so the
+   * event loop never parses or checks a big body.
    */
-  schema?: BodySchemaName;
+  check?: BodyCheckName;
 }
 
 /**
- * Below these sizes a body is parsed, and its route checks it, on the event loop: a few milliseconds.
- * Above, parsing and checking go to the parse worker: 10,000 empty batch items are 30 KB, but checking
- * them (20,000 problems) takes 60-120 ms; a 58 MB batch takes about a second to parse and check.
+ * Below these sizes a body is parsed and checked on the event loop: a few milliseconds. Above, parsing
+ * and checking go to the parse worker: 10,000 empty batch items are 30 KB, but checking them (20,000
+ * problems) takes 60-120 ms; a 58 MB batch takes about a second to parse, check and encode.
  */
 const OFF_THREAD_MIN_BYTES = 256 * 1024;
 const OFF_THREAD_MIN_VALUES = 2_000;
@@ -49,7 +52,7 @@ export const SINGLE_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 1024 * 1
 export const CALLBACK_BODY_LIMITS: JsonBodyLimits = { ...SHAPE, maxBytes: 64 * 1024, maxDepth: 64 * 1024 };
 
 /** A batch: up to `BATCH_MAX_ITEMS` items, within the configured byte limit (BODY_LIMIT); a big one is checked off the event loop. */
-export const batchBodyLimits = (maxBytes: number): JsonBodyRules => ({ ...SHAPE, maxBytes, schema: "batch" });
+export const batchBodyLimits = (maxBytes: number): JsonBodyRules => ({ ...SHAPE, maxBytes, check: "batch" });
 
 const unsupportedMediaType = (field: string, message: string): ApiError =>
   new ApiError(415, "unsupported_media_type", message, [{ field, rule: "unsupported", message }]);
@@ -101,14 +104,33 @@ function discardRest(req: Request, decoder: Transform | undefined): void {
   req.resume();
 }
 
+/** A body as read: its value (as its check readied it, when the rules name one), and its request hash when asked. */
+interface ReadBody {
+  body: unknown;
+  requestHash?: string;
+}
+
 /**
  * Reads a JSON body within `rules` (see `JsonBodyRules`): undefined when there is none, a 415 when
  * it is not UTF-8 JSON in a supported encoding, a 413 or 400 naming the limit at the first byte past
- * it. Scanned as the chunks arrive, so no request holds the event loop for long. With a schema and a
- * `worker`, a compressed body is inflated, and a big one parsed and checked, in the worker.
+ * it. Scanned as the chunks arrive, so no request holds the event loop for long.
  */
-export async function readJsonBody(req: Request, rules: JsonBodyRules, worker?: ParseWorker): Promise<unknown> {
-  if (!announcesBody(req)) return undefined;
+export async function readJsonBody(req: Request, rules: JsonBodyRules): Promise<unknown> {
+  return (await readBody(req, rules)).body;
+}
+
+/** The value on this thread: checked when the rules name a check, hashed when asked (an invalid body is not). */
+function onThisThread(value: unknown, check: BodyCheckName | undefined, hashPrefix: string | undefined): ReadBody {
+  const body = value === undefined || check === undefined ? value : BODY_CHECKS[check].check(value);
+  return hashPrefix === undefined ? { body } : { body, requestHash: requestHash(hashPrefix, value) };
+}
+
+/**
+ * `readJsonBody`, and with a check and a `worker`, a compressed body is inflated, and a big one parsed,
+ * checked and hashed, in the worker. With `hashPrefix`, the body is hashed for its Idempotency-Key.
+ */
+async function readBody(req: Request, rules: JsonBodyRules, worker?: ParseWorker, hashPrefix?: string): Promise<ReadBody> {
+  if (!announcesBody(req)) return onThisThread(undefined, undefined, hashPrefix);
   let encoding: ContentEncoding;
   try {
     checkMediaType(req);
@@ -118,28 +140,25 @@ export async function readJsonBody(req: Request, rules: JsonBodyRules, worker?: 
     discardRest(req, undefined);
     throw err;
   }
-  const { schema } = rules;
-  if (schema !== undefined && worker !== undefined && encoding !== "identity") {
+  const { check } = rules;
+  if (check !== undefined && worker !== undefined && encoding !== "identity") {
     // Inflating is where a compressed body costs (61 KB can hold 60 MB): all of it happens in the worker.
     const sent = new BodyBytes();
     await readStream(req, undefined, encoding, (chunk) => {
       if (sent.length + chunk.length > rules.maxBytes) throw tooLarge(rules.maxBytes);
       sent.append(chunk);
     });
-    return valueOf(await worker.check({ segments: sent.segmentsSoFar(), encoding, limits: rules, schema }));
+    return worker.check({ segments: sent.segmentsSoFar(), encoding, limits: rules, check, hashPrefix });
   }
   const decoder = decoderFor(encoding);
   const parser = new BoundedJsonParser(rules);
   await readStream(req, decoder, encoding, (chunk) => parser.write(chunk));
   const segments = parser.finish();
-  if (segments === undefined) return undefined;
-  if (schema !== undefined && worker !== undefined && (parser.received >= OFF_THREAD_MIN_BYTES || parser.values >= OFF_THREAD_MIN_VALUES)) {
-    return valueOf(await worker.check({ segments, encoding, limits: rules, schema }));
+  if (segments !== undefined && check !== undefined && worker !== undefined && (parser.received >= OFF_THREAD_MIN_BYTES || parser.values >= OFF_THREAD_MIN_VALUES)) {
+    return worker.check({ segments, encoding: "identity", limits: rules, check, hashPrefix, scanned: true });
   }
-  return parseJsonBytes(joinSegments(segments));
+  return onThisThread(segments === undefined ? undefined : parseJsonBytes(joinSegments(segments)), check, hashPrefix);
 }
-
-const valueOf = (body: Buffer): unknown => (body.length === 0 ? undefined : parseJsonBytes(body));
 
 /**
  * Feeds each chunk of the body (inflated by `decoder`, when there is one) to `take` as it arrives;
@@ -180,12 +199,16 @@ function readStream(req: Request, decoder: Transform | undefined, encoding: Cont
 
 /**
  * The one content-type rule for JSON routes: any body must be UTF-8 JSON (415 otherwise), read within
- * the rules `rulesFor` picks for the request. `req.body` is undefined when there is no body.
+ * the rules `rulesFor` picks for the request. `req.body` is undefined when there is no body, and as its
+ * check readied it when the rules name one. A request with an Idempotency-Key has its body hashed here,
+ * where it is parsed (in the worker for a big one), into `res.locals.requestHash` (`requestHashOf`).
  */
 export function jsonBody(rulesFor: (req: Request) => JsonBodyRules): RequestHandler {
   const worker = new ParseWorker();
-  return async (req, _res, next) => {
-    req.body = await readJsonBody(req, rulesFor(req), worker);
+  return async (req, res, next) => {
+    const read = await readBody(req, rulesFor(req), worker, requestHashPrefix(req));
+    req.body = read.body;
+    if (read.requestHash !== undefined) res.locals.requestHash = read.requestHash;
     next();
   };
 }

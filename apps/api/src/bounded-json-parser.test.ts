@@ -78,6 +78,20 @@ describe("BoundedJsonParser", () => {
     });
   });
 
+  it("makes room for deeper nesting as it comes, keeping every level's path, up to a maxDepth of any size", () => {
+    // 300 levels of {"k<i>":[…]} (600 containers): past the room the parser starts with, many times over.
+    const deep = (levels: number, leaf: string) => `${Array.from({ length: levels }, (_, i) => `{"k${i}":[`).join("")}${leaf}${"]}".repeat(levels)}`;
+    const limits = { maxDepth: 601, maxMembers: 3 };
+    let expected: unknown = { leaf: 1 };
+    for (let i = 299; i >= 0; i--) expected = { [`k${i}`]: [expected] };
+    expect(parse(deep(300, '{"leaf":1}'), limits, 64)).toEqual(expected);
+    const path = Array.from({ length: 300 }, (_, i) => `k${i}.0`).join(".");
+    expect(refusal(() => parse(deep(300, '{"leaf":[1]}'), limits, 64))).toMatchObject({ details: [{ field: `${path}.leaf`, rule: "too_deep" }] });
+    expect(refusal(() => parse(deep(300, '{"m":[1,2,3,4]}'), { maxDepth: 700, maxMembers: 3 }, 64))).toMatchObject({
+      details: [{ field: `${path}.m`, rule: "too_big" }],
+    });
+  });
+
   it("refuses an array or an object with more than maxMembers, naming it", () => {
     expect(parse('{"items":[1,2,3]}', { maxMembers: 3 })).toEqual({ items: [1, 2, 3] });
     expect(refusal(() => parse('{"items":[1,2,3,4]}', { maxMembers: 3 }))).toEqual({

@@ -1,8 +1,29 @@
 import { z } from "zod";
 import { AccountsConfigError, loadAccountRegistry } from "@kex/core";
+import { assertWebhookSecret } from "@kex/kling";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_BACKENDS } from "@kex/queue";
 
 const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
+
+/**
+ * `KLING_WEBHOOK_SECRETS`: the default account's Standard Webhooks secrets (`whsec_…`, from Kling's console),
+ * space- or comma-separated: two during a rotation. Empty or unset: callbacks are not required to be signed.
+ */
+const WebhookSecretsSchema = z
+  .string()
+  .default("")
+  .transform((value, ctx) => {
+    const secrets = value.split(/[\s,]+/).filter((s) => s.length > 0);
+    secrets.forEach((secret, index) => {
+      try {
+        assertWebhookSecret(secret);
+      } catch (err) {
+        // The message names the position, never the value: this is a secret.
+        ctx.addIssue({ code: "custom", message: `secret ${index + 1}: ${(err as Error).message}` });
+      }
+    });
+    return secrets;
+  });
 
 /** API settings, parsed once at startup from the environment (the only place that reads it). */
 export const ApiConfigSchema = z
@@ -17,11 +38,19 @@ export const ApiConfigSchema = z
     REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
     /** The Postgres queue's database, for QUEUE_BACKEND=postgres; unset = DATABASE_URL's. */
     QUEUE_DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
+    /** QUEUE_BACKEND=postgres: connections per BullMQ queue or worker (a worker process holds ~3 such pools plus DATABASE_POOL_MAX; see docs/queue-backends.md). */
+    QUEUE_POOL_MAX: z.coerce.number().int().min(1).max(100).optional(),
     QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
     /** Bearer token clients send on /v1/*. */
     API_TOKEN: z.string().min(16, "must be at least 16 characters"),
     /** HMAC key for upstream callback URL tokens; the worker must have the same. */
     CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
+    /**
+     * Standard Webhooks secrets of the (default) Kling account: with one set, every upstream callback must carry a
+     * valid signature by one of them, on top of the URL token. Space- or comma-separated, e.g. old and new while
+     * a secret is rotated. Unset: no signature is required.
+     */
+    KLING_WEBHOOK_SECRETS: WebhookSecretsSchema,
     /**
      * Largest batch body in bytes after decompression, written like `64mb`, `512kb` or `1048576` (a 10,000-item
      * batch with long prompts is ~50 MB). Other bodies have fixed limits: 1 MB, and 64 KB for callbacks.
@@ -67,7 +96,7 @@ export const ApiConfigSchema = z
   })
   .transform((c, ctx) => {
     try {
-      return { ...c, accounts: loadAccountRegistry({ file: c.KLING_ACCOUNTS_FILE, env: c, requireCredentials: false }) };
+      return { ...c, accounts: loadAccountRegistry({ file: c.KLING_ACCOUNTS_FILE, env: c, requireCredentials: false, callbackSecrets: c.KLING_WEBHOOK_SECRETS }) };
     } catch (err) {
       if (!(err instanceof AccountsConfigError)) throw err;
       ctx.addIssue({ code: "custom", path: ["KLING_ACCOUNTS_FILE"], message: err.message });

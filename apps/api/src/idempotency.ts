@@ -1,45 +1,9 @@
-import { createHash } from "node:crypto";
 import { IdempotencyKeySchema } from "@kex/contract";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, type Db } from "@kex/db";
 import type { RequestHandler } from "express";
 import { authOf } from "./auth";
 import { ApiError, parseOr400 } from "./errors";
-
-/**
- * JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. Written with a stack of
- * its own, not by recursion: the body's nesting is the caller's, and must never be our call stack's.
- */
-export function canonicalJson(root: unknown): string {
-  const out: string[] = [];
-  // What is left to write, the next thing on top: a value, or punctuation already decided.
-  const pending: Array<{ value: unknown } | { literal: string }> = [{ value: root }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    if ("literal" in next) {
-      out.push(next.literal);
-      continue;
-    }
-    const { value } = next;
-    if (value === null || typeof value !== "object") {
-      out.push(JSON.stringify(value) ?? "null");
-      continue;
-    }
-    const entries: Array<[string | undefined, unknown]> = Array.isArray(value)
-      ? value.map((item) => [undefined, item])
-      : Object.keys(value)
-          .sort()
-          .map((key) => [key, (value as Record<string, unknown>)[key]]);
-    const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
-    pending.push({ literal: close });
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, item] = entries[i]!;
-      pending.push({ value: item });
-      if (key !== undefined) pending.push({ literal: `${JSON.stringify(key)}:` });
-      if (i > 0) pending.push({ literal: "," });
-    }
-    out.push(open);
-  }
-  return out.join("");
-}
+import { requestHashOf } from "./request-hash";
 
 export interface IdempotencyOptions {
   db: Db;
@@ -55,7 +19,9 @@ export interface IdempotencyOptions {
  * `Idempotency-Key` for POSTs that create something. The first request claims the key (per tenant);
  * its response (2xx or 4xx) is stored and replayed for the same key and the same request (method,
  * path, body); a different request with the key answers 409, and so does a replay while the first is
- * still running. A 5xx releases the key so the client's retry runs again.
+ * still running. A 5xx releases the key so the client's retry runs again. The request's hash (method,
+ * path, body in canonical JSON: request-hash.ts) was taken by `jsonBody` where it parsed the body, in the
+ * parse worker for a big one, so a 58 MB body costs this middleware nothing.
  */
 export function idempotency(options: IdempotencyOptions): RequestHandler {
   return async (req, res, next) => {
@@ -63,7 +29,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
     if (req.method !== "POST" || header === undefined) return next();
     const key = parseOr400(IdempotencyKeySchema, header, "Idempotency-Key header");
     const { tenantId } = authOf(res);
-    const requestHash = createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${canonicalJson(req.body ?? null)}`).digest("hex");
+    const requestHash = requestHashOf(res);
     const claim = await claimIdempotencyKey(options.db, { tenantId, key, requestHash, ttlMs: options.ttlMs, abandonAfterMs: options.abandonAfterMs ?? 60_000 });
     if (claim.kind === "existing") {
       const { row } = claim;

@@ -8,10 +8,12 @@ export interface ApiMetrics {
   jobsFinished: JobsFinishedCounter;
   /** `kex_webhook_duration_seconds{outcome}`: time to handle one upstream callback. */
   webhookDuration: Histogram<"outcome">;
+  /** `kex_callback_signature_failures_total{reason="missing"|"timestamp"|"mismatch"}`: callbacks refused for their signature. */
+  callbackSignatureFailures: Counter<"reason">;
 }
 
 /** How a callback was answered: applied, nothing to change, or refused (and why). */
-export type WebhookOutcome = "changed" | "unchanged" | "unauthorized" | "invalid" | "not_found" | "error";
+export type WebhookOutcome = "changed" | "unchanged" | "unauthorized" | "bad_signature" | "duplicate" | "invalid" | "not_found" | "error";
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
   return {
@@ -27,6 +29,12 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
       help: "Time to handle one upstream callback, from arrival to answer, by outcome",
       labelNames: ["outcome"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    callbackSignatureFailures: new Counter({
+      name: "kex_callback_signature_failures_total",
+      help: "Upstream callbacks refused because a signing secret is set and their Standard Webhooks signature is missing, out of its time window, or matches no secret",
+      labelNames: ["reason"],
       registers: [registry],
     }),
   };

@@ -1,9 +1,11 @@
 import { gzipSync } from "node:zlib";
 import { BatchCreateSchema } from "@kex/contract";
 import { BodyBytes } from "./body-bytes";
+import { checkBatchBody } from "./body-checks";
 import { BoundedJsonParser } from "./bounded-json-parser";
 import { ApiError, parseOr400 } from "./errors";
-import { ParseWorker } from "./parse-worker";
+import { ParseWorker, type CheckedInThread } from "./parse-worker";
+import { requestHash } from "./request-hash";
 
 const LIMITS = { maxBytes: 64 * 1024 * 1024, maxDepth: 64, maxMembers: 10_000, maxValues: 1_000_000, maxStringBytes: 64 * 1024 };
 
@@ -22,7 +24,14 @@ function sent(bytes: Buffer): Buffer[] {
   return body.segmentsSoFar();
 }
 
-const batch = (segments: Buffer[], encoding: "identity" | "gzip" = "identity") => ({ segments, encoding, limits: LIMITS, schema: "batch" as const });
+const batch = (segments: Buffer[], encoding: "identity" | "gzip" = "identity", hashPrefix?: string) => ({ segments, encoding, limits: LIMITS, check: "batch" as const, hashPrefix });
+
+/** A checked batch with its chunks as text, to compare: from the thread they come as plain Uint8Arrays. */
+const readable = (checked: CheckedInThread["body"]) =>
+  checked && { ...checked, items: { ...checked.items, chunks: checked.items.chunks.map((c) => ({ count: c.count, json: Buffer.from(c.json).toString("utf8") })) } };
+
+/** What the event loop makes of the same body (`jsonBody` with a small one). */
+const onThisThread = (text: string) => readable(checkBatchBody(JSON.parse(text)));
 
 async function refusal(promise: Promise<unknown>): Promise<ApiError> {
   const err = await promise.then(
@@ -39,14 +48,22 @@ describe("ParseWorker", () => {
   const worker = new ParseWorker({ idleMs: 200 });
   afterAll(() => worker.close());
 
-  it("hands a valid body back, byte for byte, without copying it on this thread", async () => {
-    const text = JSON.stringify({ items: Array.from({ length: 3_000 }, (_, i) => item(i)) });
+  it("hands a valid batch back checked and encoded as the event loop would, the body handed over, not copied", async () => {
+    const text = JSON.stringify({ items: Array.from({ length: 3_000 }, (_, i) => item(i)), callback_url: "https://hooks.example/b" });
     const segments = segmentsOf(text);
     expect(segments.length).toBeGreaterThan(1);
-    const body = await worker.check(batch(segments));
-    expect(body.toString("utf8")).toBe(text);
+    const checked = await worker.check(batch(segments));
+    expect(readable(checked.body)).toEqual(onThisThread(text));
+    expect(checked.body!.items.chunks.length).toBeGreaterThan(1);
+    expect(checked.requestHash).toBeUndefined();
     // Handed over: the buffers the parser filled are no longer usable here.
     expect(segments[0]!.buffer.byteLength).toBe(0);
+  });
+
+  it("hashes the body for an Idempotency-Key when asked, as the event loop would", async () => {
+    const value = { items: [item(2), { prompt: "p", video_id: "9", metadata: { z: 1, a: 2 } }] };
+    const checked = await worker.check(batch(segmentsOf(JSON.stringify(value)), "identity", "POST /v1/batches\n"));
+    expect(checked.requestHash).toBe(requestHash("POST /v1/batches\n", value));
   });
 
   it("refuses an invalid body with the 400 its route would give", async () => {
@@ -66,6 +83,15 @@ describe("ParseWorker", () => {
     });
   });
 
+  it("only parses a body the event loop already scanned within the limits, and still refuses one that is not JSON", async () => {
+    const text = JSON.stringify({ items: [item(1), item(2)] });
+    // Within the limits the event loop scanned it against; here it is not scanned again (deeper than these would be refused if it were).
+    const shallow = { ...LIMITS, maxDepth: 2 };
+    expect(readable((await worker.check({ ...batch(segmentsOf(text)), limits: shallow, scanned: true })).body)).toEqual(onThisThread(text));
+    expect(await refusal(worker.check({ ...batch(segmentsOf(text)), limits: shallow }))).toMatchObject({ status: 400, details: [{ rule: "too_deep" }] });
+    expect(await refusal(worker.check({ ...batch([Buffer.from('{"items":[')]), scanned: true }))).toMatchObject({ status: 400, code: "invalid_json" });
+  });
+
   it("refuses text that is not JSON or not UTF-8 as invalid_json", async () => {
     expect(await refusal(worker.check(batch(segmentsOf('{"items":[{"a":"\t"}]}'))))).toMatchObject({ status: 400, code: "invalid_json" });
     const latin1 = new BoundedJsonParser(LIMITS);
@@ -75,7 +101,7 @@ describe("ParseWorker", () => {
 
   it("inflates a compressed body there, within the limits counted after inflating", async () => {
     const text = JSON.stringify({ items: [item(1), item(2)] });
-    expect((await worker.check(batch(sent(gzipSync(text)), "gzip"))).toString()).toBe(text);
+    expect(readable((await worker.check(batch(sent(gzipSync(text)), "gzip"))).body)).toEqual(onThisThread(text));
     const flood = gzipSync(`{"items":[${"{},".repeat(2_000_000)}{}]}`);
     expect(await refusal(worker.check(batch(sent(flood), "gzip")))).toMatchObject({ status: 400, details: [{ field: "items", rule: "too_big" }] });
     expect(await refusal(worker.check(batch(sent(Buffer.from(text)), "gzip")))).toMatchObject({ status: 400, code: "invalid_json" });
@@ -84,7 +110,7 @@ describe("ParseWorker", () => {
   it("stops its thread when idle and starts another for the next body", async () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     const text = JSON.stringify({ items: [item(1)] });
-    expect((await worker.check(batch(segmentsOf(text)))).toString()).toBe(text);
+    expect(readable((await worker.check(batch(segmentsOf(text)))).body)).toEqual(onThisThread(text));
   });
 
   it("fails what it holds when it is stopped", async () => {

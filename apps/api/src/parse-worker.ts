@@ -1,6 +1,7 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { ApiError } from "./errors";
+import type { CheckedBody } from "./body-checks";
 import type { ParseAnswer, ParseTask } from "./parse-worker-thread";
 
 /**
@@ -9,8 +10,14 @@ import type { ParseAnswer, ParseTask } from "./parse-worker-thread";
  */
 const BOOTSTRAP = [`require(${JSON.stringify(require.resolve("tsx/cjs/api"))}).register();`, `require(${JSON.stringify(path.join(__dirname, "parse-worker-thread.ts"))});`].join("\n");
 
+/** A body the thread read and found valid: as its check readied it (undefined when there was none), and its request hash when asked. */
+export interface CheckedInThread {
+  body: CheckedBody | undefined;
+  requestHash?: string;
+}
+
 interface Pending {
-  resolve: (body: Buffer) => void;
+  resolve: (checked: CheckedInThread) => void;
   reject: (err: unknown) => void;
 }
 
@@ -20,9 +27,9 @@ export interface ParseWorkerOptions {
 }
 
 /**
- * One thread that parses big JSON bodies and checks them against their route's schema, one at a time,
- * in the order they came: a 64 MB body costs a second of parsing and checking there instead of on the
- * event loop that answers every other tenant. One thread, because the api shares its cores with its
+ * One thread that parses big JSON bodies, checks them and readies them for their route (body-checks.ts),
+ * one at a time, in the order they came: a 58 MB batch costs a second of parsing, checking and encoding
+ * there instead of on the event loop that answers every other tenant, and the route gets the result. One thread, because the api shares its cores with its
  * database and its main thread must keep one; and one body at a time, so that the memory a body costs
  * to parse is paid for one body at once. Started at the first body that needs it.
  */
@@ -38,11 +45,11 @@ export class ParseWorker {
   }
 
   /**
-   * Reads a body in the thread as `readJsonBody` would (inflating it, within its limits), parses it and
-   * checks it against its schema: the body, inflated, when it is valid (empty when there was none); the
-   * 4xx that `readJsonBody` or the route would give when not. The segments are handed over, not copied.
+   * Reads a body in the thread as `readJsonBody` would (inflating it, within its limits), parses it,
+   * checks it and hashes it when asked: the checked body when it is valid; the 4xx that `readJsonBody`
+   * or the check would give when not. The segments are handed over, not copied.
    */
-  check(body: Omit<ParseTask, "id">): Promise<Buffer> {
+  check(body: Omit<ParseTask, "id">): Promise<CheckedInThread> {
     const worker = this.started();
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
@@ -76,7 +83,7 @@ export class ParseWorker {
   private settle(answer: ParseAnswer): void {
     const pending = this.pending.get(answer.id);
     this.pending.delete(answer.id);
-    if (answer.ok) pending?.resolve(Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength));
+    if (answer.ok) pending?.resolve({ body: answer.body, ...(answer.requestHash === undefined ? {} : { requestHash: answer.requestHash }) });
     else pending?.reject(new ApiError(answer.error.status, answer.error.code, answer.error.message, answer.error.details));
     if (this.pending.size > 0) return;
     this.worker?.unref();

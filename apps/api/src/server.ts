@@ -28,7 +28,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Wires clients together and listens. Everything it opens, `close()` closes. */
 export async function startApi(config: ApiConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningApi> {
-  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, secrets: [config.API_TOKEN, config.CALLBACK_SECRET, ...config.accounts.secrets()] });
+  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, secrets: [config.API_TOKEN, config.CALLBACK_SECRET, ...config.KLING_WEBHOOK_SECRETS, ...config.accounts.secrets()] });
   const registry = options.registry ?? createMetricsRegistry();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   // Fail fast: while Redis is down, requests must not hang; the rows are kept and swept later.
@@ -66,6 +66,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
     settings: {
       apiToken: config.API_TOKEN,
       callbackSecret: config.CALLBACK_SECRET,
+      webhookSecrets: config.KLING_WEBHOOK_SECRETS,
       bodyLimitBytes: config.BODY_LIMIT,
       rateLimitPerSec: config.API_RATE_LIMIT_PER_SEC,
       authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN,

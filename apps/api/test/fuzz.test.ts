@@ -1,4 +1,6 @@
-import { callbackToken } from "@kex/core";
+import { JOB_STATUSES, textProblem } from "@kex/contract";
+import { callbackToken, UPSTREAM_TASK_STATUSES } from "@kex/core";
+import { claimManyForSubmit, createJob, type Job } from "@kex/db";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
@@ -14,6 +16,13 @@ import { countRows } from "./row-counts";
  * are sent besides. Whatever is sent: no 5xx; an error answer is a status the document lists for the
  * operation, with the error body it describes, and a validation error names a field and a rule (the
  * field that was broken, for a broken field); and no row is written.
+ *
+ * Callbacks go to a real job: each callback case gets a job of its own, created and submitted (it holds
+ * an upstream task and a valid callback token), and its body is a report about that task (processing,
+ * failed with a message, succeeded with a video) with one field broken. Upstream's text is stored, not
+ * refused, so such a callback may be answered 200; either way the job stays consistent: a state a report
+ * can move a submitted job to, still its own task, storable text, and an event for an answered callback
+ * (none for a refused one, which changes nothing).
  *
  * `npm test` runs a bounded run with a fixed seed. A long one: `FUZZ_RUNS=20000 npx jest apps/api/test/fuzz`
  * (`FUZZ_SEED=<n>` for another sequence, or to replay the seed a failure reports).
@@ -86,8 +95,29 @@ let operations: Operation[];
 /** The document's error body schema (its `$ref`s to `#/components/schemas/X` read from one schema of `$defs`). */
 let validateErrorBody: ValidateFunction;
 
-/** A job id nobody holds, with its valid callback token: a callback for it is read and checked, then answered 404. */
+/** A job id nobody holds: an `:id` path parameter left as it is names no resource. */
 const UNKNOWN_JOB = "00000000-0000-4000-8000-00000000f022";
+
+/**
+ * Placeholders in a callback case, replaced when it is sent by a fresh submitted job's id, its callback
+ * token, its upstream task id and its `external_task_id`.
+ */
+const CALLBACK_JOB = "00000000-0000-4000-8000-0000000ca11b";
+const CALLBACK_TOKEN = "@@token@@";
+const CALLBACK_TASK = "@@task@@";
+const CALLBACK_EXTERNAL = "@@external@@";
+
+/** Reports upstream sends about a task, one of which a callback case breaks a field of. */
+const CALLBACK_REPORTS = [
+  { task_id: CALLBACK_TASK, task_status: "processing", task_status_msg: "", task_info: { external_task_id: CALLBACK_EXTERNAL } },
+  { task_id: CALLBACK_TASK, task_status: "failed", task_status_msg: "the video could not be extended", task_info: { external_task_id: CALLBACK_EXTERNAL } },
+  {
+    task_id: CALLBACK_TASK,
+    task_status: "succeed",
+    task_info: { external_task_id: CALLBACK_EXTERNAL },
+    task_result: { videos: [{ id: "860033506", url: "https://cdn.example/v/860033506.mp4?sig=abc", duration: "9.1" }] },
+  },
+];
 
 beforeAll(async () => {
   h = await startApiHarness({ API_RATE_LIMIT_PER_SEC: "0", API_KEY_CACHE_MS: "60000" });
@@ -160,6 +190,16 @@ function setAt(value: unknown, schema: JsonSchema, path: Array<string | number>,
   const inner = typeof head === "number" ? s.items : s.properties?.[head!];
   container[head!] = setAt(container[head!] ?? exampleOf(inner ?? {}), inner ?? {}, rest, leaf);
   return container;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof RawJson);
+
+/** What `value` holds at `path`, if anything. */
+function valueAt(value: unknown, path: Array<string | number>): unknown {
+  let at = value;
+  for (const key of path) at = at !== null && typeof at === "object" ? (at as Record<string | number, unknown>)[key] : undefined;
+  return at;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,10 +316,11 @@ const shown = (kind: string, method: string, path: string, body?: Buffer | strin
     `${kind}: ${method} ${path.slice(0, 300)}${body === undefined ? "" : ` ${JSON.stringify(String(body).slice(0, 300))}`}`,
 });
 
+const isCallback = (operation: Operation) => operation.path.startsWith("/webhooks/");
+
 function requestPath(operation: Operation, params: Record<string, string> = {}, query = ""): string {
-  const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? UNKNOWN_JOB);
-  const token =
-    operation.path.startsWith("/webhooks/") && params.jobId === undefined ? `token=${callbackToken(CALLBACK_SECRET, UNKNOWN_JOB)}` : "";
+  const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? (isCallback(operation) ? CALLBACK_JOB : UNKNOWN_JOB));
+  const token = isCallback(operation) && params.jobId === undefined ? `token=${CALLBACK_TOKEN}` : "";
   const search = [token, query].filter(Boolean).join("&");
   return search ? `${path}?${search}` : path;
 }
@@ -288,9 +329,14 @@ function headersFor(operation: Operation | undefined, path: string): Record<stri
   return path.startsWith("/v1/") || operation?.path.startsWith("/v1/") ? { Authorization: `Bearer ${API_TOKEN}` } : {};
 }
 
-/** A body operation with one field (or the whole body) made invalid. */
+/**
+ * A body operation with one field (or the whole body) made invalid. A callback's body is a report about
+ * its job's task with a field broken: not refused as such (upstream's text is stored), but held to the
+ * job's consistency instead (`callbackProblems`).
+ */
 function bodyCase(operation: Operation): fc.Arbitrary<Case> {
-  const base = exampleOf(operation.body!);
+  const bases = isCallback(operation) ? CALLBACK_REPORTS : [exampleOf(operation.body!)];
+  const base = bases[0];
   const send = (kind: string, body: Buffer | string, extra: Record<string, string> = {}, field?: string): Case => ({
     ...shown(kind, operation.method, requestPath(operation), body),
     kind,
@@ -299,7 +345,7 @@ function bodyCase(operation: Operation): fc.Arbitrary<Case> {
     path: requestPath(operation),
     body,
     headers: { ...headersFor(operation, operation.path), "Content-Type": JSON_TYPE, ...extra },
-    refused: true,
+    refused: !isCallback(operation),
     ...(field === undefined ? {} : { field }),
   });
   const idempotencyKey = fc.option(
@@ -307,12 +353,15 @@ function bodyCase(operation: Operation): fc.Arbitrary<Case> {
     { nil: undefined },
   );
   const fields = [{ path: [], schema: resolve(operation.body!) }, ...fieldsOf(operation.body!)];
-  const brokenField = fc.tuple(fc.constantFrom(...fields), idempotencyKey).chain(([field, key]) =>
+  const brokenField = fc.tuple(fc.constantFrom(...fields), idempotencyKey, fc.constantFrom(...bases)).chain(([field, key, report]) =>
     invalidValue(field.schema).map(({ kind, value }) => {
       const name = field.path.join(".");
+      // An unknown field is added to what the body has there (a report keeps its task id and status).
+      const there = valueAt(report, field.path);
+      const leaf = kind === "unknown field" && isPlainObject(there) && isPlainObject(value) ? { ...value, ...there } : value;
       return send(
         `${kind} in ${name || "(body)"}`,
-        serialize(setAt(base, operation.body!, field.path, value)),
+        serialize(setAt(report, operation.body!, field.path, leaf)),
         key ?? {},
         name || undefined,
       );
@@ -445,12 +494,16 @@ const garbagePathCase: fc.Arbitrary<Case> = fc
     };
   });
 
-/** Half the cases break a body; the rest go to path parameters, query strings, stray bodies and paths no route has. */
+/**
+ * Half the cases break a body (a callback's more often than the others': it is the route upstream, not a
+ * client, sends to); the rest go to path parameters, query strings, stray bodies and paths no route has.
+ */
 function allCases(): fc.Arbitrary<Case> {
   const withBody = operations.filter((operation) => operation.body);
   const withPathParams = operations.filter((operation) => operation.pathParams.length > 0);
   return fc.oneof(
     { arbitrary: fc.oneof(...withBody.map(bodyCase)), weight: 5 },
+    { arbitrary: fc.oneof(...withBody.filter(isCallback).map(bodyCase)), weight: 1 },
     { arbitrary: fc.oneof(...withPathParams.map(pathCase)), weight: 2 },
     { arbitrary: fc.oneof(...operations.map(queryCase)), weight: 2 },
     { arbitrary: fc.oneof(...operations.filter((operation) => !operation.body).map(strayBodyCase)), weight: 1 },
@@ -491,26 +544,117 @@ function problemsWith(c: Case, answer: RawAnswer): string[] {
   return problems;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Callbacks at a real job
+
+interface CallbackJob {
+  id: string;
+  taskId: string;
+  externalTaskId: string;
+}
+
+let taskSeq = 700_000_000_000_000_000n;
+
+/** A job created and submitted as the worker does it: claimed (its `external_task_id` fixed), its upstream task adopted. */
+async function submittedJob(): Promise<CallbackJob> {
+  const job = await createJob(h.api.db, { input: { video_id: "812345678901234567", prompt: "fuzzed callbacks" } });
+  if ((await claimManyForSubmit(h.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id) !== "claimed") throw new Error("could not claim the job");
+  const taskId = String(taskSeq++);
+  await h.api.engine.adoptUpstreamTask({ jobId: job.id, task: { task_id: taskId, task_status: "submitted" }, source: "worker" });
+  const row = await h.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
+  return { id: job.id, taskId, externalTaskId: row.externalTaskId! };
+}
+
+/** `c` with the placeholders filled for `job`. */
+function aimedAt(c: Case, job: CallbackJob): { path: string; body?: Buffer | string } {
+  const fill = (text: string) =>
+    text
+      .replaceAll(CALLBACK_JOB, job.id)
+      .replaceAll(CALLBACK_TOKEN, encodeURIComponent(callbackToken(CALLBACK_SECRET, job.id)))
+      .replaceAll(CALLBACK_TASK, job.taskId)
+      .replaceAll(CALLBACK_EXTERNAL, job.externalTaskId);
+  return { path: fill(c.path), body: typeof c.body === "string" ? fill(c.body) : c.body };
+}
+
+/** Where a report can take a submitted job. */
+const AFTER_SUBMITTED = new Set<string>(["submitted", "processing", "succeeded", "failed"]);
+
+/** Every string inside a stored JSON value that Postgres could not have stored as written. */
+function unstorable(value: unknown): string[] {
+  const found: string[] = [];
+  const pending = [value];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next === "string") {
+      if (textProblem(next)) found.push(next.slice(0, 40));
+    } else if (next !== null && typeof next === "object") {
+      for (const [key, item] of Object.entries(next)) {
+        if (textProblem(key)) found.push(key.slice(0, 40));
+        pending.push(item);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * What is wrong with the job a callback case was sent to: it must still be in a state a report can move a
+ * submitted job to, follow its own task, hold storable text, and have recorded the callback as events (an
+ * answered one) or changed nothing at all (a refused one).
+ */
+async function callbackProblems(job: CallbackJob, before: Job, answer: RawAnswer): Promise<string[]> {
+  const problems: string[] = [];
+  const row = await h.api.db.prisma.job.findUnique({ where: { id: job.id } });
+  if (!row) return ["the job is gone"];
+  const events = await h.api.db.prisma.jobEvent.findMany({ where: { jobId: job.id, source: "webhook" } });
+  if (!(JOB_STATUSES as readonly string[]).includes(row.status) || !AFTER_SUBMITTED.has(row.status))
+    problems.push(`a submitted job went to ${row.status}`);
+  if (row.upstreamStatus !== null && !(UPSTREAM_TASK_STATUSES as readonly string[]).includes(row.upstreamStatus))
+    problems.push(`upstream_status ${JSON.stringify(row.upstreamStatus)} is not one of upstream's`);
+  if (row.upstreamTaskId !== job.taskId) problems.push(`the job follows task ${row.upstreamTaskId}, not its own ${job.taskId}`);
+  if (row.status === "succeeded" && !row.resultUrl) problems.push("succeeded without a result video");
+  const text = unstorable([row.errorMessage, row.resultUrl, row.resultVideoId, row.upstreamStatus, ...events.map((e) => [e.detail, e.payload])]);
+  if (text.length > 0) problems.push(`stored text Postgres cannot hold as written: ${JSON.stringify(text)}`);
+  if (answer.status === 200) {
+    if (events.length === 0) problems.push("an answered callback left no event");
+    const said = (answer.json as { status?: string } | undefined)?.status;
+    if (said !== row.status) problems.push(`answered status ${said}, the job is ${row.status}`);
+  } else {
+    if (events.length > 0) problems.push(`a refused callback (${answer.status}) left ${events.length} events`);
+    const fields = (j: Job) => JSON.stringify([j.status, j.upstreamStatus, j.upstreamTaskId, j.errorCode, j.errorMessage, j.resultUrl, j.updatedAt]);
+    if (fields(row) !== fields(before)) problems.push(`a refused callback (${answer.status}) changed the job: ${fields(before)} → ${fields(row)}`);
+  }
+  return problems;
+}
+
 it(
   `${RUNS} hostile requests derived from the document: no 5xx, a documented error body, no row written`,
   async () => {
     const started = Date.now();
     const kinds = new Map<string, number>();
     const statuses = new Map<number, number>();
+    const callbacks = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(allCases(), async (c) => {
+        const job = c.path.includes(CALLBACK_JOB) ? await submittedJob() : undefined;
+        const jobBefore = job && (await h.api.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } }));
+        const { path, body } = job ? aimedAt(c, job) : c;
         const before = await countRows(h.api.db);
         const answer = await sendRaw(h.api.url, {
           method: c.method,
-          path: c.path,
-          headers: { ...c.headers, "Content-Length": String(c.body === undefined ? 0 : Buffer.byteLength(c.body)) },
-          body: c.body,
+          path,
+          headers: { ...c.headers, "Content-Length": String(body === undefined ? 0 : Buffer.byteLength(body)) },
+          body,
           timeoutMs: 30_000,
         });
         const kind = c.kind.split(" in ")[0]!;
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         const problems = problemsWith(c, answer);
+        if (job && jobBefore) {
+          problems.push(...(await callbackProblems(job, jobBefore, answer)));
+          const outcome = answer.status === 200 ? `200 ${(answer.json as { status?: string }).status}` : String(answer.status);
+          callbacks.set(outcome, (callbacks.get(outcome) ?? 0) + 1);
+        }
         const after = await countRows(h.api.db);
         if (JSON.stringify(after) !== JSON.stringify(before))
           problems.push(`rows written: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
@@ -523,7 +667,7 @@ it(
     );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
-      `fuzz: ${RUNS} runs (seed ${SEED}) in ${seconds} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; kinds ${JSON.stringify(Object.fromEntries(kinds))}`,
+      `fuzz: ${RUNS} runs (seed ${SEED}) in ${seconds} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; kinds ${JSON.stringify(Object.fromEntries(kinds))}; callbacks at a real job ${JSON.stringify(Object.fromEntries(callbacks))}`,
     );
   },
   60_000 + RUNS * 1_000,

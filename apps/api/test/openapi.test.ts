@@ -425,9 +425,9 @@ describe("answers validate against the document", () => {
     await call("get", "/v1/webhook-secret", 200);
   });
 
-  it("batches: create, get, cancel, and their errors", async () => {
+  it("batches: create, get, list, cancel, and their errors", async () => {
     const created = await call("post", "/v1/batches", 202, {
-      body: { items: [validItem(6), validItem(7)], callback_url: "https://client.example/b" },
+      body: { items: [validItem(6), validItem(7)], callback_url: "https://client.example/b", name: "openapi", metadata: { run: 1 } },
     });
     const id = created.body.id as string;
     const bad = await call("post", "/v1/batches", 400, { body: { items: [validItem(8), { video_id: "1" }, { prompt: "" }] } });
@@ -438,6 +438,9 @@ describe("answers validate against the document", () => {
     await call("post", "/v1/batches", 415, { raw: "items", type: "text/plain" });
     await call("get", "/v1/batches/{id}", 200, { params: { id } });
     await call("get", "/v1/batches/{id}", 404, { params: { id: missingId } });
+    const listed = await call("get", "/v1/batches", 200, { query: { limit: "1" } });
+    expect(listed.body.data[0]).toMatchObject({ id, name: "openapi", metadata: { run: 1 } });
+    await call("get", "/v1/batches", 400, { query: { cursor: "nope" } });
     const canceled = await call("post", "/v1/batches/{id}/cancel", 200, { params: { id } });
     expect(canceled.body).toMatchObject({ canceled: 2, done: true });
     await call("post", "/v1/batches/{id}/cancel", 409, { params: { id } });

@@ -2,8 +2,12 @@ import type {
   ApiKeyCreated,
   ApiKeyList,
   ApiKeyResource,
+  BatchCanceled,
   BatchCreated,
+  BatchList,
   BatchResource,
+  ChainCreate,
+  ChainResource,
   JobList,
   JobResource,
   JobStatus,
@@ -25,6 +29,14 @@ interface RequestOptions {
   /** A JSON value, or an already serialized JSON string. */
   body?: unknown;
   timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** An answer with the headers the CLI looks at. */
+export interface ApiAnswer<T> {
+  body: T;
+  /** `Idempotent-Replayed: true`: the API answered from an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
 }
 
 /** The orchestrator's `/v1` API over HTTP. Every failure becomes an `ApiRequestError` (exit 3). */
@@ -55,17 +67,50 @@ export class ApiClient {
     });
   }
 
-  /** `body` is the serialized `{items, callback_url?}`: the caller builds it incrementally. */
-  createBatch(body: string): Promise<BatchCreated> {
-    return this.request("POST", "/v1/batches", { body, timeoutMs: this.createTimeoutMs });
+  listBatches(query: { limit?: number; cursor?: string }): Promise<BatchList> {
+    return this.request("GET", "/v1/batches", { query: { limit: query.limit, cursor: query.cursor } });
+  }
+
+  /**
+   * `body` is the serialized `{items, callback_url?, name?, metadata?}`: the caller builds it incrementally.
+   * With the same `idempotencyKey`, the API answers a repeated request from the first one (`replayed`), so
+   * the POST is safe to send again.
+   */
+  createBatch(body: string, idempotencyKey: string): Promise<ApiAnswer<BatchCreated>> {
+    return this.requestWithHeaders("POST", "/v1/batches", {
+      body,
+      timeoutMs: this.createTimeoutMs,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+  }
+
+  cancelJob(id: string): Promise<JobResource> {
+    return this.request("POST", `/v1/extensions/${encodeURIComponent(id)}/cancel`, { body: {} });
+  }
+
+  cancelBatch(id: string): Promise<BatchCanceled> {
+    return this.request("POST", `/v1/batches/${encodeURIComponent(id)}/cancel`, { body: {} });
+  }
+
+  getChain(id: string): Promise<ChainResource> {
+    return this.request("GET", `/v1/chains/${encodeURIComponent(id)}`);
+  }
+
+  createChain(input: ChainCreate, idempotencyKey: string): Promise<ApiAnswer<ChainResource>> {
+    return this.requestWithHeaders("POST", "/v1/chains", { body: input, headers: { "Idempotency-Key": idempotencyKey } });
+  }
+
+  retryChain(id: string): Promise<ChainResource> {
+    return this.request("POST", `/v1/chains/${encodeURIComponent(id)}/retry`, { body: {} });
   }
 
   createKey(input: KeyCreate): Promise<ApiKeyCreated> {
     return this.request("POST", "/v1/keys", { body: input });
   }
 
-  async listKeys(): Promise<ApiKeyResource[]> {
-    const page = await this.request<ApiKeyList>("GET", "/v1/keys");
+  /** `tenantId`: another tenant's keys (the admin token only). */
+  async listKeys(tenantId?: string): Promise<ApiKeyResource[]> {
+    const page = await this.request<ApiKeyList>("GET", "/v1/keys", { query: { tenant_id: tenantId } });
     return page.data;
   }
 
@@ -74,11 +119,19 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.requestWithHeaders<T>(method, path, options)).body;
+  }
+
+  async requestWithHeaders<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiAnswer<T>> {
     const url = new URL(this.options.url + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.options.token}`, Accept: "application/json" };
+    const headers: Record<string, string> = {
+      ...options.headers,
+      Authorization: `Bearer ${this.options.token}`,
+      Accept: "application/json",
+    };
     let body: string | undefined;
     if (options.body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -100,7 +153,7 @@ export class ApiClient {
     }
     if (!res.ok) throw httpError(res.status, text, what);
     try {
-      return JSON.parse(text) as T;
+      return { body: JSON.parse(text) as T, replayed: res.headers.get("idempotent-replayed") === "true" };
     } catch {
       throw new ApiRequestError(`${what}: HTTP ${res.status} with a body that is not JSON: ${snippet(text)}`, res.status, undefined);
     }
@@ -137,8 +190,20 @@ function snippet(text: string): string {
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
-/** Runs `fn` again after retryable errors (network, 5xx, 429), with backoff. Only for reads. */
-export async function withRetry<T>(fn: () => Promise<T>, options: { attempts?: number; baseDelayMs?: number } = {}): Promise<T> {
+export interface RetryOptions {
+  /** Tries in all, the first included. Default 5. */
+  attempts?: number;
+  /** The pause after the first failure, doubled after each next one. Default 500 ms. */
+  baseDelayMs?: number;
+  /** Called before each pause (to tell the user). */
+  onRetry?: (err: ApiRequestError, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `fn` again after retryable errors (network, 5xx, 429, an idempotent request still in progress),
+ * with backoff. For reads, and for POSTs that carry an `Idempotency-Key` (a repeat cannot create twice).
+ */
+export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const attempts = options.attempts ?? 5;
   const baseDelayMs = options.baseDelayMs ?? 500;
   for (let attempt = 1; ; attempt++) {
@@ -146,7 +211,9 @@ export async function withRetry<T>(fn: () => Promise<T>, options: { attempts?: n
       return await fn();
     } catch (err) {
       if (!(err instanceof ApiRequestError) || !err.retryable || attempt >= attempts) throw err;
-      await new Promise((resolve) => setTimeout(resolve, baseDelayMs * 2 ** (attempt - 1)));
+      const delayMs = baseDelayMs * 2 ** (attempt - 1);
+      options.onRetry?.(err, attempt, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 }

@@ -1,7 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ApiClient } from "./api-client";
+import { listBatches } from "./commands/batches";
+import { cancel } from "./commands/cancel";
+import { createChain, retryChain, showChain } from "./commands/chains";
 import { createKey, listKeys, revokeKey } from "./commands/keys";
-import { EXPORT_FORMATS, exportBatch } from "./commands/export";
+import { EXPORT_FORMATS, exportBatches } from "./commands/export";
 import { status } from "./commands/status";
 import { submit } from "./commands/submit";
 import { watch } from "./commands/watch";
@@ -12,6 +15,13 @@ import type { Output } from "./output";
 import { version as VERSION } from "../package.json";
 
 const DEFAULT_INTERVAL_MS = 1000;
+const DEFAULT_GIVE_UP_AFTER_S = 300;
+
+function cfgScale(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError("expected a number from 0 to 1");
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -44,7 +54,11 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
     };
   const interval = () =>
     new Option("--interval <ms>", "pause between polls, in milliseconds").argParser(positiveInt).default(DEFAULT_INTERVAL_MS);
-  const noProgress = () => new Option("--no-progress", "no progress bar (only the final summary)");
+  const noProgress = () => new Option("--no-progress", "no progress line (only the final summary)");
+  const giveUp = () =>
+    new Option("--give-up-after <seconds>", "stop waiting when the API stays unreachable this long (the jobs go on)")
+      .argParser(positiveInt)
+      .default(DEFAULT_GIVE_UP_AFTER_S);
 
   program
     .command("submit")
@@ -52,11 +66,14 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
     .argument("<file>", "file.jsonl (one job object a line) or file.csv (header row)")
     .option("--batch-size <n>", "jobs per batch (at most 10000)", positiveInt, 10_000)
     .option("--callback-url <url>", "callback for the jobs whose row names none")
+    .option("--name <name>", "the batches' name (default: the file's name)")
     .addOption(new Option("--format <format>", "input format when the extension does not tell").choices(INPUT_FORMATS))
-    .option("--from-line <n>", "skip the rows before this line (to resume a submission)", positiveInt, 1)
-    .option("--wait", "wait until every job is finished, with a progress bar")
+    .option("--from-line <n>", "skip the rows before this line", positiveInt, 1)
+    .option("--resubmit", "create new batches even if these rows were already submitted (by default a rerun finds its batches)")
+    .option("--wait", "wait until every job is finished, with a progress line")
     .addOption(interval())
     .addOption(noProgress())
+    .addOption(giveUp())
     .action(
       action(async (file: string, opts, cmd: Command) =>
         submit(
@@ -66,10 +83,13 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
             format: opts.format,
             batchSize: opts.batchSize,
             callbackUrl: opts.callbackUrl,
+            name: opts.name,
             fromLine: opts.fromLine,
+            resubmit: Boolean(opts.resubmit),
             wait: Boolean(opts.wait),
             intervalMs: opts.interval,
             progress: opts.progress,
+            giveUpAfterMs: opts.giveUpAfter * 1000,
           },
           output,
         ),
@@ -78,8 +98,8 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
 
   program
     .command("status")
-    .description("show a job or a batch")
-    .argument("<id>", "job id or batch id")
+    .description("show a job, a batch or a chain")
+    .argument("<id>", "job, batch or chain id")
     .option("--json", "print the API's JSON")
     .action(action(async (id: string, opts, cmd: Command) => status(client(cmd), id, { json: Boolean(opts.json) }, output)));
 
@@ -89,19 +109,83 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
     .argument("<batch-id...>")
     .addOption(interval())
     .addOption(noProgress())
+    .addOption(giveUp())
     .action(
       action(async (ids: string[], opts, cmd: Command) =>
-        watch(client(cmd), ids, { intervalMs: opts.interval, progress: opts.progress }, output),
+        watch(client(cmd), ids, { intervalMs: opts.interval, progress: opts.progress, giveUpAfterMs: opts.giveUpAfter * 1000 }, output),
       ),
     );
 
   program
     .command("export")
-    .description("write every job of a batch as CSV or JSONL")
-    .argument("<batch-id>")
-    .addOption(new Option("--format <format>", "output format (default: from --out's extension)").choices(EXPORT_FORMATS))
+    .description("write every job of one or more batches in input order: the input's columns and line, then the result and error")
+    .argument("<batch-id...>")
+    .addOption(new Option("--format <format>", "output format (default: from --out's extension, else jsonl)").choices(EXPORT_FORMATS))
     .option("--out <file>", "write to this file (default stdout)")
-    .action(action(async (id: string, opts, cmd: Command) => exportBatch(client(cmd), id, { format: opts.format, out: opts.out }, output)));
+    .action(
+      action(async (ids: string[], opts, cmd: Command) => exportBatches(client(cmd), ids, { format: opts.format, out: opts.out }, output)),
+    );
+
+  program
+    .command("batches")
+    .description("list batches, newest first, with their name, progress, input lines and metadata")
+    .option("--limit <n>", "batches per page (at most 200)", positiveInt, 20)
+    .option("--cursor <cursor>", "the page after the one that printed this cursor")
+    .option("--json", "print the API's JSON")
+    .action(
+      action(async (opts, cmd: Command) =>
+        listBatches(client(cmd), { limit: opts.limit, cursor: opts.cursor, json: Boolean(opts.json) }, output),
+      ),
+    );
+
+  program
+    .command("cancel")
+    .description("cancel a job, or every unfinished job of a batch")
+    .argument("<id>", "job id or batch id")
+    .option("--json", "print the API's JSON")
+    .action(action(async (id: string, opts, cmd: Command) => cancel(client(cmd), id, { json: Boolean(opts.json) }, output)));
+
+  const chains = program.command("chains").description("extension chains: step n extends step n-1's result");
+  chains
+    .command("create")
+    .description("extend a video several times in a row, one --step prompt per extension")
+    .argument("<video-id>", "the source video")
+    .requiredOption("--step <prompt>", "a step's prompt (repeat for each step, in order)", (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ])
+    .option("--negative-prompt <text>", "for every step")
+    .option("--cfg-scale <number>", "for every step, 0 to 1", cfgScale)
+    .option("--callback-url <url>", "told when each step finishes")
+    .option("--json", "print the API's JSON")
+    .action(
+      action(async (videoId: string, opts, cmd: Command) =>
+        createChain(
+          client(cmd),
+          {
+            videoId,
+            steps: opts.step,
+            negativePrompt: opts.negativePrompt,
+            cfgScale: opts.cfgScale,
+            callbackUrl: opts.callbackUrl,
+            json: Boolean(opts.json),
+          },
+          output,
+        ),
+      ),
+    );
+  chains
+    .command("show")
+    .description("a chain with each step's latest job")
+    .argument("<chain-id>")
+    .option("--json", "print the API's JSON")
+    .action(action(async (id: string, opts, cmd: Command) => showChain(client(cmd), id, { json: Boolean(opts.json) }, output)));
+  chains
+    .command("retry")
+    .description("resume a failed chain from the step that failed")
+    .argument("<chain-id>")
+    .option("--json", "print the API's JSON")
+    .action(action(async (id: string, opts, cmd: Command) => retryChain(client(cmd), id, { json: Boolean(opts.json) }, output)));
 
   const keys = program.command("keys").description("API keys");
   keys
@@ -118,8 +202,9 @@ function buildProgram(output: Output, result: { code: ExitCodeValue }): Command 
   keys
     .command("list")
     .description("list API keys")
+    .option("--tenant-id <id>", "another tenant's keys (the admin token only)")
     .option("--json", "print the API's JSON")
-    .action(action(async (opts, cmd: Command) => listKeys(client(cmd), { json: Boolean(opts.json) }, output)));
+    .action(action(async (opts, cmd: Command) => listKeys(client(cmd), { json: Boolean(opts.json), tenantId: opts.tenantId }, output)));
   keys
     .command("revoke")
     .description("revoke an API key")

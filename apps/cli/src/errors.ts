@@ -41,8 +41,16 @@ export class ApiRequestError extends CliError {
     super(message, ExitCode.api);
   }
 
-  /** Worth asking again (a poll, never a create): network trouble, 5xx, 429. */
+  /**
+   * Worth asking again (a poll, or a create with an Idempotency-Key): network trouble, 5xx, 429, and a 409
+   * while the first request with the same key is still being processed.
+   */
   get retryable(): boolean {
-    return this.status === undefined || this.status >= 500 || this.status === 429;
+    return this.status === undefined || this.status >= 500 || this.status === 429 || this.code === "idempotency_in_progress";
+  }
+
+  /** The API was not reached at all (refused, reset, DNS, timeout). */
+  get unreachable(): boolean {
+    return this.status === undefined;
   }
 }

@@ -15,6 +15,8 @@ export interface InputRow {
   /** The row as an object to validate; absent when the row could not even be read (`problem` says why). */
   value?: unknown;
   problem?: string;
+  /** CSV: the columns whose cell was empty on this row (left out of `value`). */
+  emptyCells?: string[];
 }
 
 /** A reason a row is refused, shown as `line 17: prompt: Too big: …`. */
@@ -98,7 +100,7 @@ async function* readCsv(file: string): AsyncGenerator<InputRow> {
         yield { line, problem: `expected ${header.length} fields as in the header, found ${record.length}` };
         continue;
       }
-      yield { line, value: csvRecordToItem(header, record) };
+      yield { line, value: csvRecordToItem(header, record), emptyCells: header.filter((_, i) => (record[i] ?? "") === "") };
     }
   } catch (err) {
     const e = err as Error & { code?: string; lines?: number };
@@ -158,12 +160,14 @@ export function validateRow(row: InputRow): { item: ExtensionCreate; problems?: 
   if (row.problem !== undefined) return { problems: [{ line: row.line, field: "(row)", message: row.problem }] };
   const parsed = ExtensionCreateSchema.safeParse(row.value);
   if (parsed.success) return { item: parsed.data };
+  const given = row.value !== null && typeof row.value === "object" ? (row.value as Record<string, unknown>) : undefined;
   return {
-    problems: toValidationDetails(parsed.error).map((d) => ({
-      line: row.line,
-      field: d.field === "(body)" ? "(row)" : d.field,
-      message: d.message,
-    })),
+    problems: toValidationDetails(parsed.error).map((d) => {
+      // A required field with nothing in it: say so, not "expected string, received undefined".
+      const missing = given !== undefined && !d.field.includes(".") && d.field !== "(body)" && given[d.field] === undefined;
+      const message = !missing ? d.message : row.emptyCells?.includes(d.field) ? "required (empty cell)" : "required (missing)";
+      return { line: row.line, field: d.field === "(body)" ? "(row)" : d.field, message };
+    }),
   };
 }
 

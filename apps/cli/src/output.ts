@@ -1,9 +1,12 @@
 import type { Writable } from "node:stream";
 
+/** A stream that may be a terminal (then `isTTY` is true and `columns` its width). */
+export type TerminalStream = Writable & { isTTY?: boolean; columns?: number };
+
 /** Where a command writes: data and results on stdout, progress, warnings and errors on stderr. */
 export interface Output {
   stdout: Writable;
-  stderr: Writable;
+  stderr: TerminalStream;
   out(line: string): void;
   err(line: string): void;
   /** Registers what to do on Ctrl-C before the process exits (130). */

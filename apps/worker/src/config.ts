@@ -15,6 +15,8 @@ export const WorkerConfigSchema = z
     REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
     /** The Postgres queue's database, for QUEUE_BACKEND=postgres; unset = DATABASE_URL's. */
     QUEUE_DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional()),
+    /** QUEUE_BACKEND=postgres: connections per BullMQ queue or worker (a worker process holds ~3 such pools plus DATABASE_POOL_MAX; see docs/queue-backends.md). */
+    QUEUE_POOL_MAX: z.coerce.number().int().min(1).max(100).optional(),
     QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
     /**
      * A JSON file of Kling accounts (README, "Accounts"). Unset: the single-account variables below

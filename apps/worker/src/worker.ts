@@ -105,6 +105,14 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     logger.warn({ jobId: job?.data.jobId, attemptsMade: job?.attemptsMade, err: err.message }, "submit attempt failed");
   });
   worker.on("error", (err) => logger.error({ err: err.message }, "worker error"));
+  // A dead worker's submit goes back to the front, not behind the whole backlog: BullMQ's Postgres
+  // backend puts a stalled job at the back of its priority class (Redis puts it first).
+  worker.on("stalled", (bullJobId: string) => {
+    void queue
+      .getJob(bullJobId)
+      .then((job) => job?.changePriority({ priority: 1 }))
+      .catch((err: unknown) => logger.warn({ bullJobId, err: (err as Error).message }, "could not move a stalled submit to the front"));
+  });
   await worker.waitUntilReady();
 
   // Safety nets: job schedulers run each once per interval across every worker process. Every

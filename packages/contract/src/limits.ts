@@ -6,6 +6,7 @@ export const METADATA_MAX_BYTES = 8192;
 /** Objects and arrays in `metadata` nest at most this deep (the metadata object itself is level 1). */
 export const METADATA_MAX_DEPTH = 16;
 export const BATCH_MAX_ITEMS = 10_000;
+export const BATCH_NAME_MAX_CHARS = 200;
 export const LIST_DEFAULT_LIMIT = 50;
 export const LIST_MAX_LIMIT = 200;
 

@@ -31,6 +31,7 @@ const queued: JobRow = {
   id: "6f1c2b7e-0a4d-4b8e-9c3f-2d5e6f7a8b9c",
   batchId: null,
   account: "default",
+  batchIndex: null,
   status: "queued",
   videoId: "815336423632572487",
   prompt: "the camera pulls back",
@@ -50,12 +51,16 @@ const queued: JobRow = {
   updatedAt: at,
   submittedAt: null,
   finishedAt: null,
+  finalUnitDeduction: null,
+  finalBalanceQuota: null,
+  finalBalanceListPrice: null,
 };
 
 const succeeded: JobRow = {
   ...queued,
   status: "succeeded",
   batchId: "0d7c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+  batchIndex: 4,
   negativePrompt: "blur",
   cfgScale: 0.5,
   callbackUrl: "https://client.example/hook",
@@ -69,6 +74,9 @@ const succeeded: JobRow = {
   submittedAt: at,
   finishedAt: later,
   updatedAt: later,
+  finalUnitDeduction: "2.5",
+  finalBalanceQuota: "0.75",
+  finalBalanceListPrice: "1.40",
 };
 
 describe("toJobResource", () => {
@@ -76,7 +84,10 @@ describe("toJobResource", () => {
     expectDescribedBy(JobResourceSchema, toJobResource(queued));
     const done = toJobResource(succeeded);
     expectDescribedBy(JobResourceSchema, done);
+    expect(toJobResource(queued)).toMatchObject({ final_unit_deduction: null, final_balance_deduction: null });
     expect(done).toMatchObject({
+      final_unit_deduction: "2.5",
+      final_balance_deduction: { quota: "0.75", list_price: "1.40" },
       batch_id: succeeded.batchId,
       metadata: { sku: 42 },
       result: { video_id: "900000000000000001", url: "https://cdn.example/v.mp4", duration: 9.5 },
@@ -108,10 +119,10 @@ describe("the other presenters", () => {
   });
 
   it("batch: done once every job is final", () => {
-    const batch = { id: queued.id, total: 3, callbackUrl: null, createdAt: at };
+    const batch = { id: queued.id, total: 3, callbackUrl: null, name: "night shots", metadata: { source_lines: "2-4" }, createdAt: at };
     const counts = { queued: 0, submitting: 0, submitted: 0, processing: 1, succeeded: 1, failed: 1, canceled: 0 };
     expectDescribedBy(BatchResourceSchema, toBatchResource(batch, counts));
-    expect(toBatchResource(batch, counts).done).toBe(false);
+    expect(toBatchResource(batch, counts)).toMatchObject({ done: false, name: "night shots", metadata: { source_lines: "2-4" } });
     expect(toBatchResource(batch, { ...counts, processing: 0, canceled: 1 }).done).toBe(true);
   });
 

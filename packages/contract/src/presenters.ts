@@ -21,6 +21,7 @@ export function toJobResource(job: JobRow): JobResource {
     id: job.id,
     batch_id: job.batchId,
     account: job.account,
+    batch_index: job.batchIndex,
     status: job.status,
     video_id: job.videoId,
     prompt: job.prompt,
@@ -33,6 +34,9 @@ export function toJobResource(job: JobRow): JobResource {
     attempts: job.attempts,
     result: job.resultVideoId && job.resultUrl ? { video_id: job.resultVideoId, url: job.resultUrl, duration: job.resultDuration } : null,
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? "" } : null,
+    final_unit_deduction: job.finalUnitDeduction,
+    final_balance_deduction:
+      job.finalBalanceQuota !== null && job.finalBalanceListPrice !== null ? { quota: job.finalBalanceQuota, list_price: job.finalBalanceListPrice } : null,
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
     submitted_at: iso(job.submittedAt),
@@ -57,6 +61,8 @@ export function toBatchResource(batch: BatchRow, counts: StatusCounts): BatchRes
   const finished = counts.succeeded + counts.failed + counts.canceled;
   return {
     id: batch.id,
+    name: batch.name,
+    metadata: batch.metadata ?? null,
     total: batch.total,
     callback_url: batch.callbackUrl,
     counts,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   BATCH_MAX_ITEMS,
+  BATCH_NAME_MAX_CHARS,
   CHAIN_MAX_STEPS,
   EXTENSION_SECONDS,
   LIST_DEFAULT_LIMIT,
@@ -122,6 +123,8 @@ export const BatchCreateSchema = z.strictObject({
   callback_url: HttpUrlSchema.optional(),
   // Default account for items that name none.
   account: AccountRefSchema.optional(),
+  name: text({ min: 1, max: BATCH_NAME_MAX_CHARS }).optional().meta({ description: "your own label for the batch, shown back as sent" }),
+  metadata: MetadataSchema.optional(),
 });
 export type BatchCreate = z.infer<typeof BatchCreateSchema>;
 
@@ -132,6 +135,12 @@ export const ListExtensionsQuerySchema = z.strictObject({
   cursor: text({ min: 1, max: 200 }).optional(),
 });
 export type ListExtensionsQuery = z.infer<typeof ListExtensionsQuerySchema>;
+
+export const ListBatchesQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(LIST_MAX_LIMIT).default(LIST_DEFAULT_LIMIT),
+  cursor: text({ min: 1, max: 200 }).optional(),
+});
+export type ListBatchesQuery = z.infer<typeof ListBatchesQuerySchema>;
 
 export const IdParamSchema = z.uuid();
 

@@ -28,12 +28,28 @@ export const JobErrorSchema = z.object({
   message: z.string(),
 });
 
+/** An amount upstream charged, exactly as it wrote it: a non-negative decimal string ("1", "0.75"). */
+export const DecimalStringSchema = z.string().regex(/^\d+(\.\d+)?$/);
+
+export const BalanceDeductionSchema = z
+  .object({
+    quota: DecimalStringSchema.meta({ description: "the amount taken from the account's balance" }),
+    list_price: DecimalStringSchema.meta({ description: "the task's list price" }),
+  })
+  .meta({ id: "BalanceDeduction" });
+
 /** The public job object (snake_case, as upstream). */
 export const JobResourceSchema = z
   .object({
     id: z.uuid(),
     batch_id: z.uuid().nullable(),
     account: z.string().meta({ description: "the Kling account the job runs on" }),
+    batch_index: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: "the job's position in its batch's `items` (0-based); null for a job outside a batch" }),
     status: JobStatusSchema,
     video_id: z.string(),
     prompt: z.string(),
@@ -46,6 +62,12 @@ export const JobResourceSchema = z
     attempts: z.number().int().min(0),
     result: JobResultSchema.nullable().meta({ description: "set when the job succeeded" }),
     error: JobErrorSchema.nullable().meta({ description: "set when the job failed or was canceled" }),
+    final_unit_deduction: DecimalStringSchema.nullable().meta({
+      description: "resource-pack units upstream charged for the job's task, as upstream reported it (a decimal string); null until a report carried it",
+    }),
+    final_balance_deduction: BalanceDeductionSchema.nullable().meta({
+      description: "what upstream charged the account's balance for the task, when it reported it (newer upstream answers only)",
+    }),
     created_at: TimestampSchema,
     updated_at: TimestampSchema,
     submitted_at: TimestampSchema.nullable(),
@@ -84,6 +106,8 @@ export type StatusCounts = z.infer<typeof StatusCountsSchema>;
 export const BatchResourceSchema = z
   .object({
     id: z.uuid(),
+    name: z.string().nullable().meta({ description: "the `name` given at creation, or null" }),
+    metadata: z.unknown().meta({ description: "the `metadata` object given at creation, or null" }),
     total: z.number().int().min(1),
     callback_url: z.string().nullable(),
     counts: StatusCountsSchema,
@@ -92,6 +116,14 @@ export const BatchResourceSchema = z
   })
   .meta({ id: "Batch" });
 export type BatchResource = z.infer<typeof BatchResourceSchema>;
+
+export const BatchListSchema = z
+  .object({
+    data: z.array(BatchResourceSchema),
+    next_cursor: z.string().nullable().meta({ description: "pass as `cursor` for the next page; null on the last page" }),
+  })
+  .meta({ id: "BatchList" });
+export type BatchList = z.infer<typeof BatchListSchema>;
 
 export const BatchCreatedSchema = z
   .object({

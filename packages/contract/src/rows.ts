@@ -9,6 +9,8 @@ export interface JobRow {
   id: string;
   batchId: string | null;
   account: string;
+  /** Position in the batch's `items` (0-based); null outside a batch and for jobs stored before it was recorded. */
+  batchIndex: number | null;
   status: JobStatus;
   videoId: string;
   prompt: string;
@@ -28,6 +30,9 @@ export interface JobRow {
   updatedAt: Date;
   submittedAt: Date | null;
   finishedAt: Date | null;
+  finalUnitDeduction: string | null;
+  finalBalanceQuota: string | null;
+  finalBalanceListPrice: string | null;
 }
 
 export interface JobEventRow {
@@ -45,6 +50,8 @@ export interface BatchRow {
   id: string;
   total: number;
   callbackUrl: string | null;
+  name: string | null;
+  metadata: unknown;
   createdAt: Date;
 }
 

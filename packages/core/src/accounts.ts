@@ -287,6 +287,8 @@ export function loadAccountRegistry(args: {
   file?: string | undefined;
   env: SingleAccountEnv;
   requireCredentials: boolean;
+  /** The single-account form's callback signing secrets (KLING_WEBHOOK_SECRETS); a file names each account's own. */
+  callbackSecrets?: string[];
 }): AccountRegistry {
   if (args.file) {
     let text: string;
@@ -299,5 +301,5 @@ export function loadAccountRegistry(args: {
     }
     return parseAccountsFile(text, { requireCredentials: args.requireCredentials, source: `KLING_ACCOUNTS_FILE (${args.file})` });
   }
-  return new AccountRegistry([accountFromEnv(args.env, { requireCredentials: args.requireCredentials })]);
+  return new AccountRegistry([accountFromEnv(args.env, { requireCredentials: args.requireCredentials, callbackSecrets: args.callbackSecrets })]);
 }

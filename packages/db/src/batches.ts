@@ -3,14 +3,23 @@ import type { ListCursor } from "@kex/core";
 import type { Db } from "./client";
 import { emptyCounts } from "./status-counts";
 
-/** Newest batches first with their per-status counts, keyset-paginated on (created_at, id) like `listJobs`. */
-export async function listBatchesWithCounts(db: Db, args: { limit: number; cursor?: ListCursor }): Promise<{ batches: BatchResource[]; next: ListCursor | null }> {
+/**
+ * Newest batches first with their per-status counts, keyset-paginated on (created_at, id) like `listJobs`.
+ * `tenantId`: only that tenant's batches (the public API); none = every tenant's (the status pages).
+ */
+export async function listBatchesWithCounts(
+  db: Db,
+  args: { limit: number; cursor?: ListCursor; tenantId?: string },
+): Promise<{ batches: BatchResource[]; next: ListCursor | null }> {
   const rows = await db.prisma.batch.findMany({
-    where: args.cursor
-      ? {
-          OR: [{ createdAt: { lt: args.cursor.createdAt } }, { createdAt: args.cursor.createdAt, id: { lt: args.cursor.id } }],
-        }
-      : {},
+    where: {
+      ...(args.tenantId ? { tenantId: args.tenantId } : {}),
+      ...(args.cursor
+        ? {
+            OR: [{ createdAt: { lt: args.cursor.createdAt } }, { createdAt: args.cursor.createdAt, id: { lt: args.cursor.id } }],
+          }
+        : {}),
+    },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: args.limit + 1,
   });

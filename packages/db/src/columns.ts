@@ -10,6 +10,7 @@ export const JOB_COLUMN: { readonly [K in keyof Job]-?: string } = {
   id: "id",
   tenantId: "tenant_id",
   batchId: "batch_id",
+  batchIndex: "batch_index",
   chainId: "chain_id",
   stepIndex: "step_index",
   account: "account",
@@ -34,6 +35,9 @@ export const JOB_COLUMN: { readonly [K in keyof Job]-?: string } = {
   submittedAt: "submitted_at",
   polledAt: "polled_at",
   finishedAt: "finished_at",
+  finalUnitDeduction: "final_unit_deduction",
+  finalBalanceQuota: "final_balance_quota",
+  finalBalanceListPrice: "final_balance_list_price",
 };
 
 const selectList = (columns: Record<string, string>, table?: string) =>
@@ -48,7 +52,15 @@ const selectList = (columns: Record<string, string>, table?: string) =>
 export const JOB_SELECT = selectList(JOB_COLUMN);
 export const jobSelect = (table: string) => selectList(JOB_COLUMN, table);
 
-export const BATCH_SELECT = selectList({ id: "id", tenantId: "tenant_id", total: "total", callbackUrl: "callback_url", createdAt: "created_at" } satisfies {
+export const BATCH_SELECT = selectList({
+  id: "id",
+  tenantId: "tenant_id",
+  total: "total",
+  callbackUrl: "callback_url",
+  name: "name",
+  metadata: "metadata",
+  createdAt: "created_at",
+} satisfies {
   readonly [K in keyof Batch]-?: string;
 });
 
@@ -70,6 +82,13 @@ export const CHAIN_SELECT = selectList({
 /** Casts for columns whose type pg cannot infer from a text parameter. */
 const COLUMN_CAST: Partial<Record<keyof Job, string>> = { status: "::job_status", metadata: "::jsonb" };
 
+/**
+ * Columns written once: the first value stays (`COALESCE(column, new)`), whoever writes later. What upstream
+ * charged for a task comes with its final callback and its query answers alike; the first report wins, so two
+ * reports racing on one job can never change, let alone add to, what was recorded.
+ */
+const WRITE_ONCE: ReadonlySet<keyof Job> = new Set<keyof Job>(["finalUnitDeduction", "finalBalanceQuota", "finalBalanceListPrice"]);
+
 /** Plain values for job columns: what a transition writes. */
 export type JobColumns = { [K in Exclude<keyof Job, "id">]?: Job[K] };
 
@@ -86,7 +105,8 @@ export function setClause(data: Record<string, unknown>, firstParam: number): { 
     if (!column || field === "id") throw new Error(`setClause: not a writable job field: ${field}`);
     if (value !== null && typeof value === "object" && !(value instanceof Date)) throw new Error(`setClause: ${field} must be a plain value`);
     values.push(value);
-    parts.push(`${column} = $${firstParam + values.length - 1}${COLUMN_CAST[field as keyof Job] ?? ""}`);
+    const param = `$${firstParam + values.length - 1}${COLUMN_CAST[field as keyof Job] ?? ""}`;
+    parts.push(`${column} = ${WRITE_ONCE.has(field as keyof Job) ? `COALESCE(${column}, ${param})` : param}`);
   }
   return { sql: parts.join(", "), values };
 }

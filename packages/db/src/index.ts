@@ -15,3 +15,4 @@ export * from "./idempotency";
 export * from "./deliveries";
 export * from "./chains";
 export * from "./sql";
+export * from "./batch-items";

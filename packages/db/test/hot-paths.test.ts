@@ -1,5 +1,5 @@
 import { JOB_STATUSES } from "@kex/core";
-import { claimManyForSubmit, countInFlight, createBatch, createJob, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
+import { BATCH_INSERT_CHUNK_ITEMS, claimManyForSubmit, countInFlight, createBatch, createJob, encodeBatchItems, getJob, getJobForTenant, holdsAccountSlot, insertJobEvent, setClause, SLOT_SQL, updateJobWithEvent, type Db } from "../src";
 import { useTestDb } from "./test-db";
 
 // The hot statements (src/sql) read and write through plain pg instead of Prisma; these pin them to
@@ -90,36 +90,62 @@ describe("Db.transaction", () => {
   });
 });
 
-describe("createBatch through unnest", () => {
+describe("createBatch from the items' JSON, a chunk per statement", () => {
   it("stores every field of every item as Prisma would, with one created event each", async () => {
     const { batch, jobIds } = await createBatch(db, {
-      items: [
-        { video_id: "v1", prompt: "one", negative_prompt: "no", cfg_scale: 0, metadata: { k: "v" }, callback_url: "https://a.example/h" },
-        { video_id: "v2", prompt: "two ' quotes \" and {braces}" },
-        { video_id: "v3", prompt: "three", cfg_scale: 1, metadata: [1, null] as unknown as Record<string, unknown> },
-      ],
+      items: encodeBatchItems([
+        { video_id: "v1", prompt: "one", negative_prompt: "no", cfg_scale: 0, metadata: { k: "v", n: 0.1, deep: { a: [1, null, "é\u2028"] } }, callback_url: "https://a.example/h" },
+        { video_id: "v2", prompt: "two ' quotes \" and {braces} \\ \u0001 \n 😀" },
+        { video_id: "v3", prompt: "three", cfg_scale: 1e-7, metadata: [1, null] as unknown as Record<string, unknown> },
+        { video_id: "v4", prompt: "four", metadata: {} },
+      ]),
       callbackUrl: "https://batch.example/h",
     });
     expect(batch).toStrictEqual(await db.prisma.batch.findUniqueOrThrow({ where: { id: batch.id } }));
-    expect(batch).toMatchObject({ total: 3, tenantId: DEFAULT_TENANT, callbackUrl: "https://batch.example/h" });
+    expect(batch).toMatchObject({ total: 4, tenantId: DEFAULT_TENANT, callbackUrl: "https://batch.example/h" });
     const rows = await Promise.all(jobIds.map((id) => db.prisma.job.findUniqueOrThrow({ where: { id } })));
     expect(rows.map((r) => [r.videoId, r.prompt, r.negativePrompt, r.cfgScale, r.callbackUrl, r.metadata, r.status, r.batchId, r.tenantId])).toEqual([
-      ["v1", "one", "no", 0, "https://a.example/h", { k: "v" }, "queued", batch.id, DEFAULT_TENANT],
-      ["v2", 'two \' quotes " and {braces}', null, null, "https://batch.example/h", null, "queued", batch.id, DEFAULT_TENANT],
-      ["v3", "three", null, 1, "https://batch.example/h", [1, null], "queued", batch.id, DEFAULT_TENANT],
+      ["v1", "one", "no", 0, "https://a.example/h", { k: "v", n: 0.1, deep: { a: [1, null, "é\u2028"] } }, "queued", batch.id, DEFAULT_TENANT],
+      ["v2", 'two \' quotes " and {braces} \\ \u0001 \n 😀', null, null, "https://batch.example/h", null, "queued", batch.id, DEFAULT_TENANT],
+      ["v3", "three", null, 1e-7, "https://batch.example/h", [1, null], "queued", batch.id, DEFAULT_TENANT],
+      ["v4", "four", null, null, "https://batch.example/h", {}, "queued", batch.id, DEFAULT_TENANT],
     ]);
-    expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "created", toStatus: "queued" } })).toBe(3);
+    expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "created", toStatus: "queued" } })).toBe(4);
   });
 
-  it("is all or nothing: a failing row leaves no batch, no job and no event", async () => {
+  it("pairs each item with its job id across chunks, in order", async () => {
+    const count = 2 * BATCH_INSERT_CHUNK_ITEMS + 7;
+    const items = encodeBatchItems(Array.from({ length: count }, (_, i) => ({ video_id: `chunked-${i}`, prompt: `p${i}` })));
+    expect(items.chunks.map((c) => c.count)).toEqual([BATCH_INSERT_CHUNK_ITEMS, BATCH_INSERT_CHUNK_ITEMS, 7]);
+    const { batch, jobIds } = await createBatch(db, { items });
+    const stored = await db.prisma.job.findMany({ where: { batchId: batch.id }, select: { id: true, videoId: true, prompt: true } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    expect(stored).toHaveLength(count);
+    expect(jobIds.map((id) => byId.get(id)?.videoId)).toEqual(Array.from({ length: count }, (_, i) => `chunked-${i}`));
+    expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "created" } })).toBe(count);
+  });
+
+  it("is all or nothing: a row failing in the last chunk leaves no batch, no job and no event", async () => {
     const taken = await fullJob();
     const before = { batches: await db.prisma.batch.count(), jobs: await db.prisma.job.count(), events: await db.prisma.jobEvent.count() };
-    await expect(
-      createBatch(db, { items: [{ video_id: "a", prompt: "a" }, { video_id: "b", prompt: "b" }], jobIds: ["00000000-0000-4000-8000-00000000abcd", taken] }),
-    ).rejects.toThrow(/duplicate key/);
+    const count = BATCH_INSERT_CHUNK_ITEMS + 2;
+    const jobIds = Array.from({ length: count }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    jobIds[count - 1] = taken;
+    const items = encodeBatchItems(Array.from({ length: count }, (_, i) => ({ video_id: `a${i}`, prompt: "a" })));
+    await expect(createBatch(db, { items, jobIds })).rejects.toThrow(/duplicate key/);
     expect({ batches: await db.prisma.batch.count(), jobs: await db.prisma.job.count(), events: await db.prisma.jobEvent.count() }).toEqual(before);
     // The connection went back to the pool in a usable state.
     expect((await getJob(db, taken))?.id).toBe(taken);
+    expect(db.pool.totalCount - db.pool.idleCount).toBe(0);
+  });
+
+  it("refuses ids that do not match the items one for one, and chunks that do not hold what they say, storing nothing", async () => {
+    const before = await db.prisma.batch.count();
+    const items = encodeBatchItems([{ video_id: "m1", prompt: "p" }, { video_id: "m2", prompt: "p" }]);
+    await expect(createBatch(db, { items, jobIds: ["00000000-0000-4000-8000-00000000aaaa"] })).rejects.toThrow("one job id per item");
+    const lying = { count: 3, chunks: [{ ...items.chunks[0]!, count: 3 }] };
+    await expect(createBatch(db, { items: lying })).rejects.toThrow("a chunk of 3 items inserted 2 jobs");
+    expect(await db.prisma.batch.count()).toBe(before);
   });
 });
 
@@ -128,7 +154,7 @@ describe("claimManyForSubmit", () => {
   const freeEverySlot = () => db.query({ text: `UPDATE jobs SET status = 'succeeded', upstream_status = 'succeed' WHERE ${SLOT_SQL}` });
 
   it("gives the free slots to queued jobs in the order asked, and says why the others got none", async () => {
-    const { jobIds } = await createBatch(db, { items: Array.from({ length: 6 }, (_, i) => ({ video_id: `c${i}`, prompt: "p" })) });
+    const { jobIds } = await createBatch(db, { items: encodeBatchItems(Array.from({ length: 6 }, (_, i) => ({ video_id: `c${i}`, prompt: "p" }))) });
     await freeEverySlot();
     await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "processing" } }); // holds 1 of 3 slots
     await db.prisma.job.update({ where: { id: jobIds[2]! }, data: { status: "canceled" } });
@@ -151,7 +177,7 @@ describe("claimManyForSubmit", () => {
   it("never exceeds the cap when many claims race, and claims everything without one", async () => {
     await db.prisma.job.updateMany({ where: { status: "queued" }, data: { status: "succeeded" } });
     await freeEverySlot();
-    const { jobIds } = await createBatch(db, { items: Array.from({ length: 40 }, (_, i) => ({ video_id: `r${i}`, prompt: "p" })) });
+    const { jobIds } = await createBatch(db, { items: encodeBatchItems(Array.from({ length: 40 }, (_, i) => ({ video_id: `r${i}`, prompt: "p" }))) });
     const groups = Array.from({ length: 8 }, (_, g) => jobIds.slice(g * 5, g * 5 + 5));
     const results = await Promise.all(groups.map((ids) => claimManyForSubmit(db, { jobIds: ids, maxInFlight: 7 })));
     expect(results.flatMap((m) => [...m.values()]).filter((o) => o === "claimed")).toHaveLength(7);
@@ -166,7 +192,7 @@ describe("the slot rule", () => {
     await db.prisma.job.updateMany({ data: { status: "succeeded", upstreamStatus: null } });
     const upstream = [null, "submitted", "processing", "succeed", "failed"];
     const cases = JOB_STATUSES.flatMap((status) => upstream.map((upstreamStatus) => ({ status, upstreamStatus })));
-    const { jobIds } = await createBatch(db, { items: cases.map((_, i) => ({ video_id: `s${i}`, prompt: "p" })) });
+    const { jobIds } = await createBatch(db, { items: encodeBatchItems(cases.map((_, i) => ({ video_id: `s${i}`, prompt: "p" }))) });
     for (const [i, c] of cases.entries()) await db.prisma.job.update({ where: { id: jobIds[i]! }, data: c });
     for (const [i, c] of cases.entries()) {
       // NULL (an unknown upstream status) counts as false, as it does in a WHERE.

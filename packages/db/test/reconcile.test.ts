@@ -1,6 +1,7 @@
 import {
   countInFlight,
   createBatch,
+  encodeBatchItems,
   findJobsToReconcile,
   forgetMissingTask,
   holdsAccountSlot,
@@ -26,7 +27,7 @@ const T0 = new Date("2026-01-01T00:00:00Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 async function jobs(rows: JobFields[]): Promise<string[]> {
-  const { jobIds } = await createBatch(db, { items: rows.map((_, i) => ({ video_id: `v${i}`, prompt: "p" })) });
+  const { jobIds } = await createBatch(db, { items: encodeBatchItems(rows.map((_, i) => ({ video_id: `v${i}`, prompt: "p" }))) });
   for (const [i, data] of rows.entries()) {
     const id = jobIds[i]!;
     await db.prisma.job.update({ where: { id }, data: { upstreamTaskId: data.status === "queued" ? null : `t-${id}`, ...data } });

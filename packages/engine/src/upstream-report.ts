@@ -10,6 +10,10 @@ export interface UpstreamTaskReport {
   task_status_msg?: string | null;
   task_info?: { external_task_id?: string | null } | null;
   task_result?: { videos?: Array<{ id: string; url: string; duration?: string | number | null }> } | null;
+  /** Units charged (a decimal string, read by packages/kling), on finished tasks. */
+  final_unit_deduction?: string | null;
+  /** What the balance was charged (decimal strings), on newer answers. */
+  final_balance_deduction?: { quota: string; list_price: string } | null;
 }
 
 /**
@@ -23,6 +27,9 @@ export function storableReport(task: UpstreamTaskReport): UpstreamTaskReport {
   if (task.task_info?.external_task_id != null) report.task_info = { external_task_id: storableText(task.task_info.external_task_id) };
   const videos = task.task_result?.videos;
   if (videos) report.task_result = { videos: videos.map((v) => ({ id: storableText(v.id), url: storableText(v.url), duration: v.duration })) };
+  // Decimal strings already (packages/kling drops anything else): nothing to make storable.
+  if (task.final_unit_deduction != null) report.final_unit_deduction = task.final_unit_deduction;
+  if (task.final_balance_deduction != null) report.final_balance_deduction = { ...task.final_balance_deduction };
   return report;
 }
 
@@ -76,6 +83,22 @@ function parseDuration(value: string | number | null | undefined): number | null
 }
 
 /**
+ * What upstream charged for the job's task, when the report says and the job has not recorded it yet: the first
+ * report that carries it wins (the columns are also written once in SQL, see packages/db's columns.ts), so a
+ * callback and a query about one task never count it twice. Also on a canceled job: its task still cost.
+ */
+export function deductionColumns(job: Job, task: UpstreamTaskReport): JobColumns {
+  const data: JobColumns = {};
+  if (task.final_unit_deduction != null && job.finalUnitDeduction === null) data.finalUnitDeduction = task.final_unit_deduction;
+  const balance = task.final_balance_deduction;
+  if (balance != null && job.finalBalanceQuota === null && job.finalBalanceListPrice === null) {
+    data.finalBalanceQuota = balance.quota;
+    data.finalBalanceListPrice = balance.list_price;
+  }
+  return data;
+}
+
+/**
  * Columns that follow from an upstream report that `reportRefusal` let through: the task id (bound if
  * the job had none), the upstream status of the job's own task (only forwards, and also when the job's
  * status does not move: a canceled job's slot is held until upstream finishes), the result or the
@@ -85,6 +108,7 @@ export function upstreamColumns(job: Job, to: JobStatus | null, task: UpstreamTa
   const data: JobColumns = {};
   if (!job.upstreamTaskId) data.upstreamTaskId = task.task_id;
   if (upstreamRank(task.task_status) > upstreamRank(job.upstreamStatus)) data.upstreamStatus = task.task_status;
+  Object.assign(data, deductionColumns(job, task));
   if (!to) return data;
   if (!job.submittedAt) data.submittedAt = now;
   if (to === "succeeded") {

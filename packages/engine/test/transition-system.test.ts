@@ -1,4 +1,4 @@
-import { createBatch, createChain, createDb, createJob, getJobEvents, type Db } from "@kex/db";
+import { createBatch, createChain, createDb, createJob, encodeBatchItems, getJobEvents, type Db } from "@kex/db";
 import { createMetricsRegistry, createJobsFinishedCounter, parseMetrics, sumSamples, type Registry } from "@kex/metrics";
 import { createLogger } from "@kex/core";
 import { createTestDatabase, type TestDatabase } from "@kex/testing";
@@ -82,7 +82,7 @@ describe("applyEvent", () => {
 
   it("jobs of one batch finishing at the same moment queue batch.completed exactly once, with the final counts", async () => {
     const items = Array.from({ length: 8 }, (_, i) => ({ video_id: `b${i}`, prompt: "p" }));
-    const { batch, jobIds } = await createBatch(db, { items, callbackUrl: "https://batch.example/h" });
+    const { batch, jobIds } = await createBatch(db, { items: encodeBatchItems(items), callbackUrl: "https://batch.example/h" });
     // Each job holds the task its report is about (a report never binds a task to a job past `submitting`).
     await Promise.all(jobIds.map((id) => db.prisma.job.update({ where: { id }, data: { status: "processing", upstreamTaskId: `t-${id}` } })));
     const finish = (id: string, i: number) =>
@@ -105,7 +105,7 @@ describe("applyEvent", () => {
   });
 
   it("a job with no webhook to send finishes in one statement: status, finish time and event, no outbox row", async () => {
-    const { batch, jobIds } = await createBatch(db, { items: [{ video_id: "n1", prompt: "p" }] });
+    const { batch, jobIds } = await createBatch(db, { items: encodeBatchItems([{ video_id: "n1", prompt: "p" }]) });
     await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "processing", upstreamTaskId: "t-n1" } });
     const result = await engine.applyUpstreamReport({ jobId: jobIds[0]!, task: { task_id: "t-n1", task_status: "failed", task_status_msg: "bad frame" }, source: "reconciler" });
     expect(result).toMatchObject({ outcome: "changed", to: "failed", job: { errorCode: "task_failed", errorMessage: "bad frame" } });
@@ -138,7 +138,7 @@ describe("what follows a finish", () => {
   });
 
   it("cancels a batch in one transaction: one event, one outbox row and one count per job, and batch.completed", async () => {
-    const { batch, jobIds } = await createBatch(db, { items: [0, 1, 2].map((i) => ({ video_id: `x${i}`, prompt: "p", callback_url: "https://a.example/h" })), callbackUrl: "https://batch.example/h" });
+    const { batch, jobIds } = await createBatch(db, { items: encodeBatchItems([0, 1, 2].map((i) => ({ video_id: `x${i}`, prompt: "p", callback_url: "https://a.example/h" }))), callbackUrl: "https://batch.example/h" });
     await db.prisma.job.update({ where: { id: jobIds[0]! }, data: { status: "succeeded" } });
     const before = await finished({ status: "canceled", source: "api" });
     expect(await engine.cancelBatch(batch.id)).toEqual({ canceled: expect.arrayContaining([jobIds[1], jobIds[2]]) });
@@ -176,7 +176,7 @@ describe("what follows a finish", () => {
 describe("ClaimSystem", () => {
   it("answers every claim and coalesces concurrent ones into a few transactions", async () => {
     await db.prisma.job.updateMany({ where: { status: { in: ["queued", "submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
-    const { jobIds } = await createBatch(db, { items: Array.from({ length: 30 }, (_, i) => ({ video_id: `q${i}`, prompt: "p" })) });
+    const { jobIds } = await createBatch(db, { items: encodeBatchItems(Array.from({ length: 30 }, (_, i) => ({ video_id: `q${i}`, prompt: "p" }))) });
     const batcher = new ClaimSystem({ db }, "default", 25);
     const outcomes = await Promise.all([...jobIds, jobIds[0]!].map((id) => batcher.claim(id)));
     expect(outcomes.filter((o) => o === "claimed")).toHaveLength(25);

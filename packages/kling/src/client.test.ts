@@ -97,6 +97,22 @@ describe("kling client (scripted loopback server)", () => {
     expect(result.data.brand_new_field).toEqual({ x: 1 });
   });
 
+  it("reads HTTP 200 with a failed task as that task (a failure the caller applies), and the newer spelling as succeed", async () => {
+    upstream.answer(200, { code: 0, message: "SUCCEED", data: { ...TASK, task_status: "failed", task_status_msg: "content risk control", final_unit_deduction: "0" } });
+    const client = staticClient();
+    expect(await client.createTask({ video_id: "1", prompt: "p" })).toMatchObject({
+      ok: true,
+      data: { task_status: "failed", task_status_msg: "content risk control", final_unit_deduction: "0" },
+    });
+    upstream.answer(200, { code: 0, data: { ...TASK, task_status: "succeeded", task_result: { videos: [{ id: "2", url: "u", duration: "9.5" }] } } });
+    expect(await client.getTask("1")).toMatchObject({ ok: true, data: { task_status: "succeed" } });
+    upstream.answer(200, { code: 0, data: [{ id: "3", status: "succeeded", outputs: [{ type: "video", id: "4", url: "u", duration: "9.5" }], billing: [{ type: "unit", amount: "1" }] }] });
+    expect(await client.listTasks({ pageNum: 1, pageSize: 1 })).toMatchObject({
+      ok: true,
+      data: [{ task_id: "3", task_status: "succeed", task_result: { videos: [{ id: "4" }] }, final_unit_deduction: "1" }],
+    });
+  });
+
   it("treats an error code under HTTP 200 as an error", async () => {
     upstream.answer(200, { code: 1301, message: "content safety", request_id: "r" });
     expect(await staticClient().getTask("1")).toEqual({

@@ -1,3 +1,4 @@
 export * from "./types";
 export * from "./client";
 export * from "./classify";
+export * from "./signature";

@@ -40,11 +40,19 @@ export interface QueueConfig {
   DATABASE_URL: string;
   /** Where the Postgres queue lives when not in DATABASE_URL's database. */
   QUEUE_DATABASE_URL?: string;
+  /** Postgres: connections per BullMQ queue or worker (each also has one LISTEN connection per worker). */
+  QUEUE_POOL_MAX?: number;
 }
 
 /** The backend settings an app's config names. */
 export function queueBackendSettings(config: QueueConfig, extra: Pick<QueueBackendSettings, "failFast" | "poolMax" | "onError"> = {}): QueueBackendSettings {
   return config.QUEUE_BACKEND === "redis"
     ? { kind: "redis", prefix: config.QUEUE_PREFIX, redisUrl: config.REDIS_URL, ...extra }
-    : { kind: "postgres", prefix: config.QUEUE_PREFIX, databaseUrl: config.QUEUE_DATABASE_URL ?? config.DATABASE_URL, ...extra };
+    : {
+        kind: "postgres",
+        prefix: config.QUEUE_PREFIX,
+        databaseUrl: config.QUEUE_DATABASE_URL ?? config.DATABASE_URL,
+        ...extra,
+        ...(config.QUEUE_POOL_MAX !== undefined ? { poolMax: config.QUEUE_POOL_MAX } : {}),
+      };
 }

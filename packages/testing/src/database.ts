@@ -64,13 +64,46 @@ export function migrateDatabase(url: string): void {
   );
 }
 
+/** Serializes template builds across processes (global setups and `ensureTemplateDatabase`). */
+export const TEMPLATE_LOCK_KEY = 7_391_777;
+
+/**
+ * Builds the migrated template database unless it exists, under an advisory lock so concurrent runs
+ * build it once. `client` is connected to the server's `postgres` database.
+ */
+export async function ensureTemplateDatabase(client: Client, serverUrl = TEST_PG_ADMIN_URL): Promise<void> {
+  const template = templateDatabaseName();
+  await client.query("SELECT pg_advisory_lock($1)", [TEMPLATE_LOCK_KEY]);
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [template]);
+    if (rowCount) return;
+    const building = `${template}_build`;
+    await client.query(`DROP DATABASE IF EXISTS ${quoted(building)} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${quoted(building)}`);
+    migrateDatabase(databaseUrl(building, serverUrl));
+    await client.query(`ALTER DATABASE ${quoted(building)} RENAME TO ${quoted(template)}`);
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [TEMPLATE_LOCK_KEY]).catch(() => undefined);
+  }
+}
+
 /**
  * A fresh, migrated database of the test's own (a copy of the template made by global setup). Its
- * name carries this process's pid, so a later run can drop it if this one dies.
+ * name carries this process's pid, so a later run can drop it if this one dies. When the template is
+ * gone (a concurrent run with other migrations dropped it as stale), it is built again.
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `${TEST_DB_PREFIX}${process.pid}_${randomBytes(4).toString("hex")}`;
   const url = databaseUrl(name);
-  await createDatabaseFromTemplate(url, databaseUrl(templateDatabaseName()));
-  return { name, url, drop: () => dropDatabase(url) };
+  const template = databaseUrl(templateDatabaseName());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createDatabaseFromTemplate(url, template);
+      return { name, url, drop: () => dropDatabase(url) };
+    } catch (err) {
+      // 3D000: the template database does not exist.
+      if ((err as { code?: string }).code !== "3D000" || attempt >= 3) throw err;
+      await admin((c) => ensureTemplateDatabase(c));
+    }
+  }
 }

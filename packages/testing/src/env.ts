@@ -3,7 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 // Where tests find Postgres and Redis. Tests never touch the demo's database: each test file gets a
-// database of its own, copied from a migrated template.
+// database of its own, copied from a migrated template. When no Postgres answers at TEST_PG_ADMIN_URL,
+// jest's global setup starts an embedded one and sets TEST_PG_ADMIN_URL to it for the test workers;
+// when no Redis answers, it sets TEST_QUEUE_BACKEND=postgres (see global-setup.ts).
 export const TEST_PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 export const TEST_DB_PREFIX = "kex_test_";
@@ -38,8 +40,9 @@ export function templateDatabaseName(): string {
   return `${TEST_DB_PREFIX}tpl_${hash.digest("hex").slice(0, 12)}`;
 }
 
-export function databaseUrl(name: string): string {
-  const url = new URL(TEST_PG_ADMIN_URL);
+/** The URL of database `name` on the test server (or on `server`). */
+export function databaseUrl(name: string, server = TEST_PG_ADMIN_URL): string {
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return url.toString();
 }
@@ -47,7 +50,11 @@ export function databaseUrl(name: string): string {
 /** Log level of the apps that tests start in-process (`TEST_LOG_LEVEL=info` to see their lines). */
 export const TEST_LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? "silent";
 
-/** The environment a test hands to a child process it starts (the CLI), before its own overrides. */
+/**
+ * The environment a test hands to a child process it starts (the CLI, an app), before its own
+ * overrides: this process's, which carries what global setup chose (TEST_PG_ADMIN_URL,
+ * TEST_QUEUE_BACKEND), plus QUEUE_BACKEND for an app that reads it.
+ */
 export function childProcessEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...overrides };
+  return { ...process.env, QUEUE_BACKEND: TEST_QUEUE_BACKEND, ...overrides };
 }

@@ -7,3 +7,5 @@ export * from "./resolver";
 export * from "./browser";
 export * from "./table";
 export * from "./webhook-receiver";
+export * from "./embedded-postgres";
+export * from "./probe";

@@ -10,6 +10,8 @@ import {
   CAP,
   EXTRA_SANDBOX_ENV,
   EXTRA_WORKER_ENV,
+  NO_REDIS_URL,
+  QUEUE_BACKEND,
   REDIS_URL,
   SANDBOX_KEY,
   SEED,
@@ -36,7 +38,9 @@ export function killEverythingOnExit(): void {
   process.once("SIGINT", () => {
     say("\ninterrupted: stopping processes, restoring Redis and Postgres…");
     for (const s of live) s.proc.kill("SIGKILL");
-    void Promise.allSettled([ensureRedisUp(REDIS_URL), ensurePostgresUp(BASE_DATABASE_URL)]).then(() => process.exit(130));
+    void Promise.allSettled([QUEUE_BACKEND === "redis" ? ensureRedisUp(REDIS_URL) : undefined, ensurePostgresUp(BASE_DATABASE_URL)]).then(() =>
+      process.exit(130),
+    );
   });
   process.on("exit", () => {
     for (const s of live) s.proc.kill("SIGKILL");
@@ -92,7 +96,13 @@ export async function startScenarioProcesses(args: {
   const [apiPort, sandboxPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const common = { DATABASE_URL: args.databaseUrl, REDIS_URL: REDIS_URL, QUEUE_PREFIX: args.prefix, LOG_LEVEL: "warn" };
+  // The queue: Redis under the scenario's prefix, or on Postgres the schema that prefix names in the
+  // scenario's own database (dropped with it).
+  const queueEnv: Record<string, string> =
+    QUEUE_BACKEND === "redis"
+      ? { QUEUE_BACKEND, REDIS_URL }
+      : { QUEUE_BACKEND, QUEUE_DATABASE_URL: args.databaseUrl, REDIS_URL: NO_REDIS_URL };
+  const common = { DATABASE_URL: args.databaseUrl, ...queueEnv, QUEUE_PREFIX: args.prefix, LOG_LEVEL: "warn" };
 
   const sandbox = track(
     startService({
@@ -155,6 +165,10 @@ export async function startScenarioProcesses(args: {
     ...shortened,
     // Several workers share this host: any free port for their /metrics.
     METRICS_PORT: "0",
+    // On Postgres each worker process holds its app pool, our backend pool, two BullMQ pools per
+    // queue and a LISTEN connection per BullMQ worker (docs/queue-backends.md): several workers on
+    // one server with max_connections 100 must take smaller pools.
+    ...(QUEUE_BACKEND === "postgres" && scenario.workers > 1 ? { DATABASE_POOL_MAX: "4", QUEUE_POOL_MAX: "2" } : {}),
     ...scenario.workerEnv,
     ...EXTRA_WORKER_ENV,
   };

@@ -1,9 +1,9 @@
 // Talking to a running scenario from the outside: Postgres rows, the api, the sandbox and the submit queue.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Queue } from "bullmq";
 import { Client } from "pg";
-import { API_TOKEN, CHUNK, FINAL, IN_FLIGHT, REDIS_URL, SANDBOX_KEY, secs } from "../settings";
+import { API_TOKEN, CHUNK, FINAL, IN_FLIGHT, QUEUE_BACKEND, SANDBOX_KEY, secs } from "../settings";
 import type { Ctx } from "../types";
+import { openSubmitQueue } from "./queue";
 
 export async function pgQuery<T extends Record<string, unknown>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000, statement_timeout: 10_000 });
@@ -161,19 +161,6 @@ export async function listSandboxTasks(sandboxUrl: string): Promise<SandboxTask[
   return all;
 }
 
-/** The BullMQ queue the worker takes submits from (JOB_CATALOG.submit.queue). */
-const SUBMIT_QUEUE = "submit";
-
-function submitQueue(prefix: string): Queue {
-  const url = new URL(REDIS_URL);
-  const queue = new Queue(SUBMIT_QUEUE, {
-    connection: { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: 1 },
-    prefix,
-  });
-  queue.on("error", () => undefined);
-  return queue;
-}
-
 /**
  * While the workers still run: what the submit queue holds, and what the submits BullMQ has active
  * are doing in Postgres (a submit waiting for an account slot is `queued`; one calling upstream is
@@ -181,10 +168,12 @@ function submitQueue(prefix: string): Queue {
  */
 export async function liveQueueSnapshot(ctx: Ctx): Promise<string[]> {
   const lines: string[] = [];
-  const queue = submitQueue(ctx.prefix);
+  let opened: Awaited<ReturnType<typeof openSubmitQueue>> | undefined;
   try {
+    opened = await openSubmitQueue(ctx);
+    const { queue } = opened;
     lines.push(
-      `while running: BullMQ ${JSON.stringify(await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed", "completed"))}`,
+      `while running: BullMQ (${QUEUE_BACKEND}) ${JSON.stringify(await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed", "completed"))}`,
     );
     const active = await queue.getActive(0, 999);
     const rows = await pgQuery<{ status: string; n: string }>(
@@ -206,7 +195,7 @@ export async function liveQueueSnapshot(ctx: Ctx): Promise<string[]> {
   } catch (err) {
     lines.push(`snapshot failed: ${(err as Error).message}`);
   } finally {
-    await queue.close().catch(() => undefined);
+    await opened?.close();
   }
   return lines;
 }
@@ -223,10 +212,12 @@ export async function diagnoseStuck(ctx: Ctx): Promise<string[]> {
      WHERE status NOT IN ('succeeded', 'failed', 'canceled')
      ORDER BY (status = 'queued'), updated_at LIMIT 5`,
   );
-  const queue = submitQueue(ctx.prefix);
+  let opened: Awaited<ReturnType<typeof openSubmitQueue>> | undefined;
   try {
+    opened = await openSubmitQueue(ctx);
+    const { queue } = opened;
     lines.push(
-      `after stopping the workers: BullMQ ${JSON.stringify(await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed", "completed"))}`,
+      `after stopping the workers: BullMQ (${QUEUE_BACKEND}) ${JSON.stringify(await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed", "completed"))}`,
     );
     for (const row of stuck) {
       const state = await queue.getJobState(row.id).catch((err: unknown) => `? (${(err as Error).message})`);
@@ -258,7 +249,7 @@ export async function diagnoseStuck(ctx: Ctx): Promise<string[]> {
   } catch (err) {
     lines.push(`diagnosis failed: ${(err as Error).message}`);
   } finally {
-    await queue.close().catch(() => undefined);
+    await opened?.close();
   }
   return lines;
 }

@@ -1,13 +1,13 @@
 import { flushAllRedis } from "../../lib/machine";
 import { ALLOW_FLUSHALL, REDIS_URL } from "../settings";
 import type { Scenario } from "../types";
-import { redisFault } from "./shared";
+import { redisFault, skipWithoutRedisQueue } from "./shared";
 
 export const redisFlushall: Scenario = {
   key: "3b-redis-flushall",
   title: "Redis FLUSHALL mid-run",
   workers: 1,
-  skip: ALLOW_FLUSHALL ? undefined : "set FAULTS_ALLOW_FLUSHALL=1 (or CI=true) to flush the whole Redis",
+  skip: skipWithoutRedisQueue ?? (ALLOW_FLUSHALL ? undefined : "set FAULTS_ALLOW_FLUSHALL=1 (or CI=true) to flush the whole Redis"),
   allowedFailureCodes: ["task_failed"],
   fault: redisFault(async () => {
     await flushAllRedis(REDIS_URL);

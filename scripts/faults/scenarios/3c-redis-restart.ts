@@ -1,12 +1,13 @@
 import { restartRedis } from "../../lib/machine";
 import { REDIS_URL, secs } from "../settings";
 import type { Scenario } from "../types";
-import { redisFault } from "./shared";
+import { redisFault, skipWithoutRedisQueue } from "./shared";
 
 export const redisRestart: Scenario = {
   key: "3c-redis-restart",
   title: "Redis restarted mid-run (shutdown nosave, start again: all data gone)",
   workers: 1,
+  skip: skipWithoutRedisQueue,
   allowedFailureCodes: ["task_failed"],
   fault: redisFault(async (ctx) => {
     const { downMs } = await restartRedis(REDIS_URL);

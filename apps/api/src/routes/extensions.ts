@@ -3,25 +3,38 @@ import {
   BATCH_MAX_ITEMS,
   BatchCreatedSchema,
   BatchCreateSchema,
+  BatchListSchema,
   BatchResourceSchema,
   ExtensionCreateSchema,
   JobEventListSchema,
   JobListSchema,
   JobResourceSchema,
+  ListBatchesQuerySchema,
   ListExtensionsQuerySchema,
   toBatchResource,
   toJobEventResource,
   toJobResource,
 } from "@kex/contract";
 import { decodeCursor, encodeCursor, type Logger } from "@kex/core";
-import { countQueued, createBatch, createJob, getBatchWithCounts, getJobForTenant, getJobEvents, listJobs, type Db } from "@kex/db";
+import {
+  countQueued,
+  createBatch,
+  createJob,
+  getBatchWithCounts,
+  getJobForTenant,
+  getJobEvents,
+  listBatchesWithCounts,
+  listJobs,
+  type Db,
+} from "@kex/db";
 import type { AccountRegistry } from "@kex/core";
 import { Router } from "express";
 import { routeJobs } from "../account-routing";
 import { authOf } from "../auth";
 import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly } from "../enqueue";
-import { batchCallbackUrls, type CallbackUrlGuard } from "../callback-urls";
+import type { CheckedBatch } from "../body-checks";
+import type { CallbackUrlGuard } from "../callback-urls";
 import { ApiError, notFound, parseOr400, idParam } from "../errors";
 import type { ApiMetrics } from "../metrics";
 import { IdParams, TAGS, v1 } from "../openapi/operations";
@@ -58,44 +71,28 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
   });
 
   router.post("/batches", requireJsonBody, async (req, res) => {
-    const body = parseOr400(BatchCreateSchema, req.body);
-    await deps.checkCallbackUrls?.(batchCallbackUrls(body));
+    // Checked and encoded where it was parsed, in the parse worker when big (the batch rules name the check).
+    const batch = req.body as CheckedBatch;
+    await deps.checkCallbackUrls?.(batch.callbackUrls);
     const { tenantId } = authOf(res);
-    const accounts = await routeJobs(
-      db,
-      deps.accounts,
-      body.items.map((item, i) => {
-        const named =
-          item.account !== undefined
-            ? { account: item.account, field: `items.${i}.account` }
-            : body.account !== undefined
-              ? { account: body.account, field: "account" }
-              : undefined;
-        return { named, videoId: item.video_id, videoField: `items.${i}.video_id` };
-      }),
-    );
-    const jobIds = body.items.map(() => randomUUID());
+    const accounts = await routeJobs(db, deps.accounts, batch.routing);
+    const jobIds = Array.from({ length: batch.items.count }, () => randomUUID());
     // The Redis enqueue runs next to the Postgres insert, not after it: each takes about as long as
     // the other for 10,000 jobs. A worker that picks a job before its row is committed hands it back
     // for a moment; if the insert fails, the request fails and those submits find no row and are dropped.
     const backlogBefore = await countQueued(db, tenantId);
-    const [{ batch }] = await Promise.all([
-      createBatch(db, { items: body.items, callbackUrl: body.callback_url, tenantId, jobIds, accounts }),
+    const [{ batch: created }] = await Promise.all([
+      createBatch(db, { items: batch.items, callbackUrl: batch.callbackUrl, tenantId, jobIds, name: batch.name, metadata: batch.metadata, accounts }),
       enqueueFairly(deps, tenantId, jobIds, req.log, { backlogBefore }),
     ]);
     metrics.jobsCreated.inc({ kind: "batch" }, jobIds.length);
-    req.log.info({ batchId: batch.id, total: batch.total }, "batch created");
-    res.status(202).json({ id: batch.id, total: batch.total, jobs: jobIds });
+    req.log.info({ batchId: created.id, total: created.total }, "batch created");
+    res.status(202).json({ id: created.id, total: created.total, jobs: jobIds });
   });
 
   router.get("/extensions", async (req, res) => {
     const query = parseOr400(ListExtensionsQuerySchema, req.query, "query string");
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (cursor === null) {
-      throw new ApiError(400, "validation_failed", "invalid query string: cursor: not a cursor returned by this API", [
-        { field: "cursor", rule: "invalid_cursor", message: "not a cursor returned by this API" },
-      ]);
-    }
+    const cursor = cursorOr400(query.cursor);
     const page = await listJobs(db, { tenantId: authOf(res).tenantId, status: query.status, batchId: query.batch_id, limit: query.limit, cursor });
     res.json({ data: page.jobs.map(toJobResource), next_cursor: page.next ? encodeCursor(page.next) : null });
   });
@@ -115,6 +112,12 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     res.json({ data: events.map(toJobEventResource) });
   });
 
+  router.get("/batches", async (req, res) => {
+    const query = parseOr400(ListBatchesQuerySchema, req.query, "query string");
+    const page = await listBatchesWithCounts(db, { tenantId: authOf(res).tenantId, limit: query.limit, cursor: cursorOr400(query.cursor) });
+    res.json({ data: page.batches, next_cursor: page.next ? encodeCursor(page.next) : null });
+  });
+
   router.get("/batches/:id", async (req, res) => {
     const id = idParam(req, "batch");
     const found = await getBatchWithCounts(db, id, authOf(res).tenantId);
@@ -123,6 +126,17 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
   });
 
   return router;
+}
+
+/** A list cursor from the query string, or a 400 naming it. */
+function cursorOr400(text: string | undefined) {
+  const cursor = text === undefined ? undefined : decodeCursor(text);
+  if (cursor === null) {
+    throw new ApiError(400, "validation_failed", "invalid query string: cursor: not a cursor returned by this API", [
+      { field: "cursor", rule: "invalid_cursor", message: "not a cursor returned by this API" },
+    ]);
+  }
+  return cursor;
 }
 
 export const extensionOperations = [
@@ -168,6 +182,15 @@ export const extensionOperations = [
     body: { schema: BatchCreateSchema },
     ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
     errors: { 400: "or an unknown or disabled account (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: an item's account is not the one that produced its video" },
+  }),
+  v1.get("/batches", {
+    operationId: "listBatches",
+    summary: "List batches, newest first",
+    description: "With their jobs counted by status, `name` and `metadata`. Cursor pagination: follow `next_cursor` until it is null.",
+    tags: [TAGS.batches],
+    params: { query: ListBatchesQuerySchema },
+    ok: { status: 200, description: "one page of batches", schema: BatchListSchema },
+    errors: { 400: "a bad limit or cursor" },
   }),
   v1.get("/batches/:id", {
     operationId: "getBatch",

@@ -25,8 +25,8 @@ export async function createKey(
   return ExitCode.ok;
 }
 
-export async function listKeys(client: ApiClient, options: { json: boolean }, output: Output): Promise<ExitCodeValue> {
-  const keys = await client.listKeys();
+export async function listKeys(client: ApiClient, options: { json: boolean; tenantId?: string }, output: Output): Promise<ExitCodeValue> {
+  const keys = await client.listKeys(options.tenantId);
   if (options.json) {
     output.out(JSON.stringify(keys, null, 2));
     return ExitCode.ok;

@@ -1,10 +1,10 @@
-import type { BatchResource, JobResource } from "@kex/contract";
+import type { BatchResource, ChainResource, JobResource } from "@kex/contract";
 import type { ApiClient } from "../api-client";
 import { ApiRequestError, ExitCode, type ExitCodeValue } from "../errors";
-import { countsLine, jobFailureLine, labelled, shorten } from "../format";
+import { countsLine, jobFailureLine, labelled, shorten, table } from "../format";
 import type { Output } from "../output";
 
-/** Looks the id up as a job, then as a batch; 404 for both is an error (exit 3). */
+/** Looks the id up as a job, then as a batch, then as a chain; 404 for all is an error (exit 3). */
 export async function status(client: ApiClient, id: string, options: { json: boolean }, output: Output): Promise<ExitCodeValue> {
   const job = await orNullOn404(client.getJob(id));
   if (job) {
@@ -12,7 +12,12 @@ export async function status(client: ApiClient, id: string, options: { json: boo
     return ExitCode.ok;
   }
   const batch = await orNullOn404(client.getBatch(id));
-  if (!batch) throw new ApiRequestError(`no job or batch with id ${id}`, 404, "not_found");
+  if (!batch) {
+    const chain = await orNullOn404(client.getChain(id));
+    if (!chain) throw new ApiRequestError(`no job, batch or chain with id ${id}`, 404, "not_found");
+    output.out(options.json ? JSON.stringify(chain, null, 2) : describeChain(chain));
+    return ExitCode.ok;
+  }
   if (options.json) {
     output.out(JSON.stringify(batch, null, 2));
     return ExitCode.ok;
@@ -28,7 +33,7 @@ export async function status(client: ApiClient, id: string, options: { json: boo
   return ExitCode.ok;
 }
 
-async function orNullOn404<T>(request: Promise<T>): Promise<T | null> {
+export async function orNullOn404<T>(request: Promise<T>): Promise<T | null> {
   try {
     return await request;
   } catch (err) {
@@ -44,7 +49,7 @@ export function describeJob(job: JobResource): string {
   return labelled([
     ["job", job.id],
     ["status", job.status],
-    ["batch", job.batch_id ?? undefined],
+    ["batch", job.batch_id === null ? undefined : `${job.batch_id}${job.batch_index !== null ? ` (item ${job.batch_index})` : ""}`],
     ["video", job.video_id],
     ["prompt", shorten(job.prompt, 100)],
     ["upstream task", job.upstream_task_id ? `${job.upstream_task_id} (${job.upstream_status ?? "?"})` : undefined],
@@ -61,8 +66,27 @@ export function describeBatch(batch: BatchResource): string {
   const finished = batch.counts.succeeded + batch.counts.failed + batch.counts.canceled;
   return labelled([
     ["batch", batch.id],
+    ["name", batch.name ?? undefined],
+    ["metadata", batch.metadata == null ? undefined : shorten(JSON.stringify(batch.metadata), 200)],
     ["progress", `${finished}/${batch.total} finished${batch.done ? " (done)" : ""}`],
     ["counts", countsLine(batch.counts)],
     ["created", batch.created_at],
   ]);
+}
+
+export function describeChain(chain: ChainResource): string {
+  const head = labelled([
+    ["chain", chain.id],
+    ["status", chain.status],
+    ["video", chain.video_id],
+    ["step", `${Math.min(chain.current_step + 1, chain.steps.length)} of ${chain.steps.length}`],
+    ["final video", chain.final_video ? `${chain.final_video.video_id} ${chain.final_video.url}` : undefined],
+    ["error", chain.error ? `${chain.error.code}: ${chain.error.message}` : undefined],
+    ["created", chain.created_at],
+  ]);
+  const steps = table(
+    ["STEP", "STATUS", "JOB", "ATTEMPTS", "PROMPT"],
+    chain.steps.map((s) => [String(s.index + 1), s.job?.status ?? "-", s.job?.id ?? "-", String(s.attempts), shorten(s.prompt, 60)]),
+  );
+  return `${head}\n\n${steps}`;
 }

@@ -24,3 +24,5 @@ export * from "./claim-due-deliveries";
 export * from "./lock-delivery";
 export * from "./record-delivery-attempt";
 export * from "./video-owners";
+export * from "./find-webhook-message";
+export * from "./record-webhook-message";
