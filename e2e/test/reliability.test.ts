@@ -250,7 +250,7 @@ describe("account pause and jobs that already hold a slot", () => {
       const job = await createJob(stack.api.db, { input: { video_id: video(900), prompt: "paused" } });
       // Claimed (holding a slot) before the account was paused: the pause check at claim time is behind it.
       expect((await claimManyForSubmit(stack.api.db, { jobIds: [job.id], maxInFlight: 0 })).get(job.id)).toBe("claimed");
-      const pause = await stack.queueBackend.pauses.pause({ code: 1102, message: "arrears", durationMs: 2500 });
+      const pause = await stack.queueBackend.pauses.pause("default", { code: 1102, message: "arrears", durationMs: 2500 });
       await new Promise((r) => setTimeout(r, 50));
       expect((await stack.workers[0]!.maintenance.sweep(new Date(Date.now() + 60_000))).requeued).toBe(1);
       await new Promise((r) => setTimeout(r, 800));

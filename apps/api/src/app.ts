@@ -1,4 +1,4 @@
-import type { Logger } from "@kex/core";
+import type { AccountRegistry, Logger } from "@kex/core";
 import type { Db } from "@kex/db";
 import type { Engine } from "@kex/engine";
 import type { Registry } from "@kex/metrics";
@@ -14,6 +14,7 @@ import { createOpenApiDocument, openApiRoutes } from "./openapi";
 import { tenantRateLimit } from "./rate-limit";
 import { requestLogging } from "./request-logging";
 import { callbackUrlGuard } from "./callback-urls";
+import { accountRoutes } from "./routes/accounts";
 import { cancelRoutes } from "./routes/cancel";
 import { chainRoutes } from "./routes/chains";
 import { deliveryRoutes } from "./routes/deliveries";
@@ -34,6 +35,8 @@ export interface AppDeps {
   /** `priorities[i]`: the job's position in its tenant's backlog (fair share). */
   enqueue: (jobIds: readonly string[], priorities?: readonly number[]) => Promise<void>;
   logger: Logger;
+  /** The Kling accounts: routing at submission, `GET /v1/accounts`, readiness. */
+  accounts: AccountRegistry;
   /** This process's Prometheus registry (served at /metrics) and the metrics recorded into it. */
   registry: Registry;
   metrics: ApiMetrics;
@@ -51,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(requestLogging(deps.logger, { secrets: [deps.settings.apiToken, deps.settings.callbackSecret, ...(deps.settings.webhookSecrets ?? [])] }));
-  app.use(healthRoutes({ db: deps.db, queueBackend: deps.queueBackend }));
+  app.use(healthRoutes({ db: deps.db, queueBackend: deps.queueBackend, accounts: deps.accounts }));
   app.use(metricsRoutes(deps.registry));
   app.use(openApiRoutes(createOpenApiDocument()));
   // Before every check of credentials, so an address that keeps guessing costs nothing more.
@@ -75,11 +78,13 @@ export function createApp(deps: AppDeps): Express {
       enqueue: deps.enqueue,
       logger: deps.logger,
       metrics: deps.metrics,
+      accounts: deps.accounts,
       checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }),
     }),
     cancelRoutes({ db: deps.db, engine: deps.engine }),
-    chainRoutes({ db: deps.db, engine: deps.engine, enqueue: deps.enqueue, logger: deps.logger, checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }) }),
+    chainRoutes({ db: deps.db, engine: deps.engine, enqueue: deps.enqueue, logger: deps.logger, accounts: deps.accounts, checkCallbackUrls: callbackUrlGuard({ allowPrivate: deps.settings.allowPrivateWebhookUrls ?? false }) }),
     deliveryRoutes({ db: deps.db, logger: deps.logger }),
+    accountRoutes({ db: deps.db, accounts: deps.accounts, pauses: deps.queueBackend.pauses }),
   );
   app.use("/ui", uiRoutes({ db: deps.db, apiToken: deps.settings.apiToken, logger: deps.logger }));
   app.use(notFoundRoute);

@@ -6,6 +6,7 @@ import { BatchCreateSchema } from "@kex/contract";
 // The module itself, not the package: the package's index loads the Prisma client, which the parse
 // worker's thread has no use for (a second and 24 MB at its start).
 import { encodeBatchItems, type EncodedBatchItems } from "@kex/db/src/batch-items";
+import type { RoutingRequest } from "./account-routing";
 import { batchCallbackUrls, type CallbackUrlField } from "./callback-urls";
 import { parseOr400 } from "./errors";
 
@@ -20,6 +21,8 @@ export interface CheckedBatch {
   /** The batch's own label and JSON object. */
   name?: string;
   metadata?: Record<string, unknown>;
+  /** Each item's account request (its own `account`, else the batch's) and source video, for `routeJobs`. */
+  routing: RoutingRequest[];
 }
 
 /** Checks a parsed batch body against `BatchCreateSchema` (the 400 naming every bad field) and readies it. */
@@ -31,6 +34,16 @@ export function checkBatchBody(value: unknown): CheckedBatch {
     callbackUrls: batchCallbackUrls(body),
     name: body.name,
     metadata: body.metadata,
+    routing: body.items.map((item, i) => ({
+      named:
+        item.account !== undefined
+          ? { account: item.account, field: `items.${i}.account` }
+          : body.account !== undefined
+            ? { account: body.account, field: "account" }
+            : undefined,
+      videoId: item.video_id,
+      videoField: `items.${i}.video_id`,
+    })),
   };
 }
 

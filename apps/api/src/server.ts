@@ -28,7 +28,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Wires clients together and listens. Everything it opens, `close()` closes. */
 export async function startApi(config: ApiConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningApi> {
-  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, secrets: [config.API_TOKEN, config.CALLBACK_SECRET, ...config.KLING_WEBHOOK_SECRETS] });
+  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, secrets: [config.API_TOKEN, config.CALLBACK_SECRET, ...config.KLING_WEBHOOK_SECRETS, ...config.accounts.secrets()] });
   const registry = options.registry ?? createMetricsRegistry();
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   // Fail fast: while Redis is down, requests must not hang; the rows are kept and swept later.
@@ -59,6 +59,7 @@ export async function startApi(config: ApiConfig, options: { logger?: Logger; re
     queueBackend: backend,
     enqueue,
     logger,
+    accounts: config.accounts,
     registry,
     metrics,
     dashboardQueues: [queue, maintenanceQueue],

@@ -289,9 +289,10 @@ describe("unknown ids", () => {
 describe("health", () => {
   it("/readyz checks Postgres, the queue's store and the upstream account", async () => {
     const res = await request(h.api.url).get("/readyz");
+    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok", accounts: { default: "ok" } });
     expect(res.status).toBe(200);
     expect(res.body.queue_backend).toBe(TEST_QUEUE_BACKEND);
-    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok" });
+    expect(res.body.checks).toEqual({ postgres: "ok", queue: "ok", upstream_account: "ok", accounts: { default: "ok" } });
   });
 
   it("counts no slots while nothing is upstream", async () => {

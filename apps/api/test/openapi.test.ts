@@ -304,10 +304,12 @@ describe("answers validate against the document", () => {
     await call("get", "/healthz", 200);
     await call("get", "/readyz", 200);
     const { pauses } = h.queueBackend;
-    await pauses.pause({ code: 1102, message: "resource pack exhausted", durationMs: 60_000 });
+    await pauses.pause("default", { code: 1102, message: "resource pack exhausted", durationMs: 60_000 });
     const paused = await call("get", "/readyz", 503);
     expect(paused.body.checks.upstream_account).toMatchObject({ status: "paused", code: 1102 });
-    await pauses.clear();
+    expect(paused.body.checks.accounts.default).toMatchObject({ status: "paused", code: 1102 });
+    await call("get", "/v1/accounts", 200);
+    await pauses.clear("default");
     await call("get", "/metrics", 200);
     await call("get", "/openapi.json", 200);
     await call("get", "/docs", 200);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AccountsConfigError, loadAccountRegistry } from "@kex/core";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_BACKENDS } from "@kex/queue";
 
 const optionalString = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
@@ -17,6 +18,11 @@ export const WorkerConfigSchema = z
     /** QUEUE_BACKEND=postgres: connections per BullMQ queue or worker (a worker process holds ~3 such pools plus DATABASE_POOL_MAX; see docs/queue-backends.md). */
     QUEUE_POOL_MAX: z.coerce.number().int().min(1).max(100).optional(),
     QUEUE_PREFIX: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
+    /**
+     * A JSON file of Kling accounts (README, "Accounts"). Unset: the single-account variables below
+     * make the one account `default`.
+     */
+    KLING_ACCOUNTS_FILE: optionalString,
     /** Where upstream lives. Defaults to the local sandbox in proxy mode. */
     KLING_BASE_URL: z.string().url().default("http://127.0.0.1:4010"),
     /** "/kling" for the proxy (api.chainhub.tech), "" for the official API. */
@@ -27,7 +33,7 @@ export const WorkerConfigSchema = z
     KLING_ACCESS_KEY: optionalString,
     KLING_SECRET_KEY: optionalString,
     KLING_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
-    /** The account's parallel-task limit (shared by all its keys); 0 = no cap. */
+    /** The `default` account's parallel-task limit (shared by all its keys); 0 = no cap. */
     KLING_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(10),
     /** Base URL at which upstream can reach our webhook receiver (apps/api). */
     PUBLIC_BASE_URL: z.string().url().default("http://127.0.0.1:3000"),
@@ -99,11 +105,27 @@ export const WorkerConfigSchema = z
   })
   .superRefine((c, ctx) => {
     const jwt = Boolean(c.KLING_ACCESS_KEY) || Boolean(c.KLING_SECRET_KEY);
-    if (jwt && !(c.KLING_ACCESS_KEY && c.KLING_SECRET_KEY)) {
-      ctx.addIssue({ code: "custom", path: ["KLING_ACCESS_KEY"], message: "set both KLING_ACCESS_KEY and KLING_SECRET_KEY (official API) or neither" });
-    }
-    if (!jwt && !c.KLING_API_KEY) {
-      ctx.addIssue({ code: "custom", path: ["KLING_API_KEY"], message: "set KLING_API_KEY (proxy) or KLING_ACCESS_KEY + KLING_SECRET_KEY (official API)" });
+    if (c.KLING_ACCOUNTS_FILE) {
+      for (const name of ["KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY"] as const) {
+        if (c[name])
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: "credentials go in KLING_ACCOUNTS_FILE when it is set, not in both places",
+          });
+      }
+    } else if (jwt && !(c.KLING_ACCESS_KEY && c.KLING_SECRET_KEY)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["KLING_ACCESS_KEY"],
+        message: "set both KLING_ACCESS_KEY and KLING_SECRET_KEY (official API) or neither",
+      });
+    } else if (!jwt && !c.KLING_API_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["KLING_API_KEY"],
+        message: "set KLING_API_KEY (proxy) or KLING_ACCESS_KEY + KLING_SECRET_KEY (official API), or KLING_ACCOUNTS_FILE",
+      });
     }
     // A renewal may be up to LOCK_RENEW_MS away when an upstream call starts: the lock must still
     // outlive the call if no renewal lands during it.
@@ -113,6 +135,16 @@ export const WorkerConfigSchema = z
         path: ["LOCK_DURATION_MS"],
         message: "must be at least KLING_HTTP_TIMEOUT_MS + LOCK_RENEW_MS, so an upstream call never outlives the job lock",
       });
+    }
+  })
+  .transform((c, ctx) => {
+    // The accounts registry: from the file, or the account `default` from the KLING_* variables.
+    try {
+      return { ...c, accounts: loadAccountRegistry({ file: c.KLING_ACCOUNTS_FILE, env: c, requireCredentials: true }) };
+    } catch (err) {
+      if (!(err instanceof AccountsConfigError)) throw err;
+      ctx.addIssue({ code: "custom", path: [c.KLING_ACCOUNTS_FILE ? "KLING_ACCOUNTS_FILE" : "KLING_API_KEY"], message: err.message });
+      return z.NEVER;
     }
   });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;

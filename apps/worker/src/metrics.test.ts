@@ -15,7 +15,7 @@ describe("registerWorkerGauges", () => {
     const registry = createMetricsRegistry({ defaultMetrics: false });
     registerWorkerGauges(registry, {
       countInFlight: () => Promise.reject(new Error("connection refused")),
-      maxInFlight: 10,
+      limits: { default: 10 },
       queues: [
         { name: "submit", getJobCounts: () => new Promise<Record<string, number>>(() => undefined) },
         { name: "maintenance", getJobCounts: async () => ({ waiting: 2, active: 1, delayed: 0, failed: 3 }) },

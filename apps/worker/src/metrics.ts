@@ -14,10 +14,10 @@ import {
 export interface WorkerMetrics {
   /** `kex_jobs_finished_total{status, source="worker"|"reconciler"}`. */
   jobsFinished: JobsFinishedCounter;
-  /** `kex_upstream_requests_total{operation, code}`: `code` is "0" for success, upstream's code, or `http_<status>` / `no_response`. */
-  upstreamRequests: Counter<"operation" | "code">;
-  /** `kex_upstream_request_duration_seconds{operation}`. */
-  upstreamDuration: Histogram<"operation">;
+  /** `kex_upstream_requests_total{account, operation, code}`: `code` is "0" for success, upstream's code, or `http_<status>` / `no_response`. */
+  upstreamRequests: Counter<"account" | "operation" | "code">;
+  /** `kex_upstream_request_duration_seconds{account, operation}`. */
+  upstreamDuration: Histogram<"account" | "operation">;
   /** `kex_reconciler_corrections_total{kind}`: what the reconciler fixed that callbacks did not. */
   reconcilerCorrections: Counter<"kind">;
   /** `kex_sweeper_requeued_total`: jobs put back on the submit queue because no live submit was found. */
@@ -34,14 +34,14 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     jobsFinished: createJobsFinishedCounter(registry),
     upstreamRequests: new Counter({
       name: "kex_upstream_requests_total",
-      help: 'Calls to the Kling API by operation (create, get, list) and result code ("0" = success, else upstream\'s code, http_<status> or no_response)',
-      labelNames: ["operation", "code"],
+      help: 'Calls to the Kling API by account, operation (create, get, list) and result code ("0" = success, else upstream\'s code, http_<status> or no_response)',
+      labelNames: ["account", "operation", "code"],
       registers: [registry],
     }),
     upstreamDuration: new Histogram({
       name: "kex_upstream_request_duration_seconds",
-      help: "Time of one Kling API call, start to end (including failures and timeouts), by operation",
-      labelNames: ["operation"],
+      help: "Time of one Kling API call, start to end (including failures and timeouts), by account and operation",
+      labelNames: ["account", "operation"],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
       registers: [registry],
     }),
@@ -72,16 +72,17 @@ export function upstreamResultCode(result: KlingResult<unknown>): string {
   return result.httpStatus === 0 ? "no_response" : `http_${result.httpStatus}`;
 }
 
-/** The same client, counting and timing every call. */
+/** The same client, counting and timing every call under its account's name. */
 export function instrumentKlingClient(
   client: KlingClient,
   metrics: Pick<WorkerMetrics, "upstreamRequests" | "upstreamDuration">,
+  account: string,
 ): KlingClient {
   async function measured<T>(operation: string, call: () => Promise<KlingResult<T>>): Promise<KlingResult<T>> {
-    const stop = metrics.upstreamDuration.startTimer({ operation });
+    const stop = metrics.upstreamDuration.startTimer({ account, operation });
     const result = await call();
     stop();
-    metrics.upstreamRequests.inc({ operation, code: upstreamResultCode(result) });
+    metrics.upstreamRequests.inc({ account, operation, code: upstreamResultCode(result) });
     return result;
   }
   return {
@@ -92,10 +93,10 @@ export function instrumentKlingClient(
 }
 
 export interface WorkerGaugeSources {
-  /** Jobs holding an account slot, as Postgres counts them (`countInFlight`). */
-  countInFlight: () => Promise<number>;
-  /** The configured cap (`KLING_MAX_IN_FLIGHT`, 0 = no cap). */
-  maxInFlight: number;
+  /** Jobs holding a slot, per account, as Postgres counts them (`countInFlightByAccount`). */
+  countInFlight: () => Promise<ReadonlyMap<string, number>>;
+  /** Each account's configured cap (0 = no cap), by name: the accounts reported. */
+  limits: Readonly<Record<string, number>>;
   /** Queues whose depth is reported, by name. */
   queues: ReadonlyArray<{ name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> }>;
 }
@@ -109,24 +110,28 @@ export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
  * COLLECT_TIMEOUT_MS reports NaN (in-flight) or no series (queues) instead of failing the scrape.
  */
 export function registerWorkerGauges(registry: Registry, sources: WorkerGaugeSources): void {
+  const accounts = Object.keys(sources.limits);
   new Gauge({
     name: "kex_inflight_used",
-    help: "Jobs holding an upstream account slot right now (submitting, submitted, processing), counted in Postgres; NaN when Postgres did not answer",
+    help: "Jobs holding a slot of an upstream account right now (submitting, submitted, processing), by account, counted in Postgres; NaN when Postgres did not answer",
+    labelNames: ["account"],
     registers: [registry],
     async collect() {
       try {
-        this.set(await withDeadline(sources.countInFlight(), COLLECT_TIMEOUT_MS, "countInFlight"));
+        const used = await withDeadline(sources.countInFlight(), COLLECT_TIMEOUT_MS, "countInFlight");
+        for (const account of accounts) this.set({ account }, used.get(account) ?? 0);
       } catch {
-        this.set(Number.NaN);
+        for (const account of accounts) this.set({ account }, Number.NaN);
       }
     },
   });
   new Gauge({
     name: "kex_inflight_limit",
-    help: "The account's parallel-task limit this worker enforces (KLING_MAX_IN_FLIGHT; 0 = no cap)",
+    help: "Each account's parallel-task limit this worker enforces (its max_in_flight, or KLING_MAX_IN_FLIGHT for `default`; 0 = no cap)",
+    labelNames: ["account"],
     registers: [registry],
     collect() {
-      this.set(sources.maxInFlight);
+      for (const account of accounts) this.set({ account }, sources.limits[account]!);
     },
   });
   new Gauge({

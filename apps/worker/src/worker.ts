@@ -1,5 +1,5 @@
-import { createLogger, JOB_CATALOG, submitBackoffMs, type Logger, type SubmitPayload } from "@kex/core";
-import { countInFlight, createDb, type Db } from "@kex/db";
+import { createLogger, JOB_CATALOG, submitBackoffMs, type Account, type Logger, type SubmitPayload } from "@kex/core";
+import { countInFlightByAccount, createDb, type Db } from "@kex/db";
 import { Engine, ReconcilerSystem, SubmitSystem, SweeperSystem, type WorkerResources } from "@kex/engine";
 import { createKlingClient, type KlingClient } from "@kex/kling";
 import { createMetricsRegistry, type Registry } from "@kex/metrics";
@@ -24,21 +24,20 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/** The upstream client of one account (its base URL, prefix and credentials). */
+export function klingClientForAccount(account: Account, timeoutMs: number): KlingClient {
+  if (!account.auth) throw new Error(`account "${account.name}" has no credentials`);
+  return createKlingClient({ baseUrl: account.baseUrl, pathPrefix: account.pathPrefix, auth: account.auth, timeoutMs });
+}
+
+/** The `default` account's client (the single-account configuration). */
 export function klingClientFromConfig(config: WorkerConfig): KlingClient {
-  return createKlingClient({
-    baseUrl: config.KLING_BASE_URL,
-    pathPrefix: config.KLING_PATH_PREFIX,
-    auth:
-      config.KLING_ACCESS_KEY && config.KLING_SECRET_KEY
-        ? { mode: "jwt", accessKey: config.KLING_ACCESS_KEY, secretKey: config.KLING_SECRET_KEY }
-        : { mode: "static", apiKey: config.KLING_API_KEY ?? "" },
-    timeoutMs: config.KLING_HTTP_TIMEOUT_MS,
-  });
+  return klingClientForAccount(config.accounts.get(config.accounts.defaultName)!, config.KLING_HTTP_TIMEOUT_MS);
 }
 
 /** Wires clients together and starts the submit worker. Everything it opens, `close()` closes. */
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningWorker> {
-  const secrets = [config.CALLBACK_SECRET, config.KLING_API_KEY, config.KLING_SECRET_KEY].filter((s): s is string => Boolean(s));
+  const secrets = [config.CALLBACK_SECRET, ...config.accounts.secrets()].filter((s): s is string => Boolean(s));
   const logger = options.logger ?? createLogger({ name: "worker", level: config.LOG_LEVEL, secrets });
   const registry = options.registry ?? createMetricsRegistry();
   const metrics = createWorkerMetrics(registry);
@@ -56,12 +55,19 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const pauses = backend.pauses;
   let closing = false;
 
+  // One client per account, each counted under its account's name.
+  const clients = new Map(
+    config.accounts
+      .all()
+      .map((a) => [a.name, instrumentKlingClient(klingClientForAccount(a, config.KLING_HTTP_TIMEOUT_MS), metrics, a.name)]),
+  );
   const resources: WorkerResources = {
     db,
     queue,
     queueStates: backend,
     enqueue: (jobIds) => enqueueSubmits(queue, jobIds),
-    upstream: instrumentKlingClient(klingClientFromConfig(config), metrics),
+    accounts: config.accounts,
+    upstream: (account) => clients.get(account),
     pauses,
     metrics,
     logger,
@@ -72,7 +78,6 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     resources,
     engine,
     {
-      maxInFlight: config.KLING_MAX_IN_FLIGHT,
       slotPollMs: config.SLOT_POLL_MS,
       maxSlotWaiters: Math.max(0, config.WORKER_CONCURRENCY - 1),
       accountPauseMs: config.ACCOUNT_PAUSE_MS,
@@ -139,7 +144,11 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   await assertSchedulers();
   const healTimer = setInterval(() => void assertSchedulers(), Math.min(config.SWEEP_INTERVAL_MS, 30_000));
   healTimer.unref();
-  registerWorkerGauges(registry, { countInFlight: () => countInFlight(db), maxInFlight: config.KLING_MAX_IN_FLIGHT, queues: [queue, maintenanceQueue] });
+  registerWorkerGauges(registry, {
+    countInFlight: () => countInFlightByAccount(db),
+    limits: Object.fromEntries(config.accounts.all().map((a) => [a.name, a.maxInFlight])),
+    queues: [queue, maintenanceQueue],
+  });
   const webhooks = createWebhookDispatcher({
     db,
     logger,
@@ -188,7 +197,12 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   }
   running.metricsUrl = metricsServer?.url ?? null;
   logger.info(
-    { queueBackend: backend.kind, concurrency: config.WORKER_CONCURRENCY, maxInFlight: config.KLING_MAX_IN_FLIGHT, metrics: running.metricsUrl && `${running.metricsUrl}/metrics` },
+    {
+      queueBackend: backend.kind,
+      concurrency: config.WORKER_CONCURRENCY,
+      accounts: config.accounts.all().map((a) => ({ name: a.name, maxInFlight: a.maxInFlight, enabled: a.enabled })),
+      metrics: running.metricsUrl && `${running.metricsUrl}/metrics`,
+    },
     "worker started",
   );
   return running;

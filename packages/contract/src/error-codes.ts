@@ -21,6 +21,7 @@ export const API_ERROR_CODES = [
   "already_finished", // nothing left to cancel
   "chain_not_failed", // only a failed chain resumes
   "video_too_long", // resuming would pass upstream's 3 minutes; also a chain's error code
+  "account_conflict", // the named account is not the one that produced the source video
   // 413, 415, 429
   "payload_too_large",
   "unsupported_media_type",

@@ -30,6 +30,7 @@ const later = new Date("2025-01-02T03:09:05.678Z");
 const queued: JobRow = {
   id: "6f1c2b7e-0a4d-4b8e-9c3f-2d5e6f7a8b9c",
   batchId: null,
+  account: "default",
   batchIndex: null,
   status: "queued",
   videoId: "815336423632572487",
@@ -159,6 +160,7 @@ describe("toChainResource", () => {
     status: "running",
     videoId: "815336423632572487",
     callbackUrl: null,
+    account: "default",
     currentStep: 1,
     steps: [{ prompt: "first" }, { prompt: "second", negative_prompt: "blur", cfg_scale: 0.5 }],
     errorCode: null,

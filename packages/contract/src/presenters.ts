@@ -20,6 +20,7 @@ export function toJobResource(job: JobRow): JobResource {
   return {
     id: job.id,
     batch_id: job.batchId,
+    account: job.account,
     batch_index: job.batchIndex,
     status: job.status,
     video_id: job.videoId,
@@ -126,6 +127,7 @@ export function toChainResource(chain: ChainRow, jobs: readonly ChainJobRow[]): 
     id: chain.id,
     // The column is text; only the chain code writes it, with these values.
     status: chain.status as ChainStatus,
+    account: chain.account,
     video_id: chain.videoId,
     callback_url: chain.callbackUrl,
     current_step: chain.currentStep,

@@ -94,6 +94,16 @@ const MetadataSchema = z
     description: `your own JSON object, shown back as sent: at most ${METADATA_MAX_BYTES} bytes of JSON, objects and arrays nested at most ${METADATA_MAX_DEPTH} levels (this object is level 1; deeper is \`rule: too_deep\`), finite numbers only`,
   });
 
+/**
+ * The Kling account a job runs on, by its configured name. Optional everywhere: without it a job runs on
+ * the account that produced its source video, else the default account. An unknown or disabled account
+ * is a 400; one that contradicts the video's recorded owner is a 409 `account_conflict`.
+ */
+export const AccountRefSchema = text({ min: 1, max: 63 }).meta({
+  description:
+    "the Kling account to run on (a name from `GET /v1/accounts`). Default: the account that produced the source video, else the default account. Unknown or disabled: 400; not the source video's owner: 409 `account_conflict`",
+});
+
 /** One extension job as a client submits it. Unknown fields are rejected so typos never pass silently. */
 export const ExtensionCreateSchema = z.strictObject({
   video_id: text({ min: 1, max: VIDEO_ID_MAX_CHARS }),
@@ -103,6 +113,7 @@ export const ExtensionCreateSchema = z.strictObject({
   cfg_scale: z.number().min(0).max(1).optional(),
   callback_url: HttpUrlSchema.optional(),
   metadata: MetadataSchema.optional(),
+  account: AccountRefSchema.optional(),
 });
 export type ExtensionCreate = z.infer<typeof ExtensionCreateSchema>;
 
@@ -110,6 +121,8 @@ export const BatchCreateSchema = z.strictObject({
   items: z.array(ExtensionCreateSchema).min(1).max(BATCH_MAX_ITEMS),
   // Default callback for items that name none.
   callback_url: HttpUrlSchema.optional(),
+  // Default account for items that name none.
+  account: AccountRefSchema.optional(),
   name: text({ min: 1, max: BATCH_NAME_MAX_CHARS }).optional().meta({ description: "your own label for the batch, shown back as sent" }),
   metadata: MetadataSchema.optional(),
 });
@@ -150,6 +163,8 @@ export const ChainCreateSchema = z.strictObject({
       `at most ${CHAIN_MAX_STEPS} steps: each extension adds ~${EXTENSION_SECONDS} s and upstream refuses videos over ${MAX_VIDEO_SECONDS} s (3 minutes)`,
     ),
   callback_url: HttpUrlSchema.optional(),
+  /** Every step runs on this account (a chain is pinned to its first step's account). */
+  account: AccountRefSchema.optional(),
 });
 export type ChainCreate = z.infer<typeof ChainCreateSchema>;
 

@@ -43,6 +43,7 @@ export const JobResourceSchema = z
   .object({
     id: z.uuid(),
     batch_id: z.uuid().nullable(),
+    account: z.string().meta({ description: "the Kling account the job runs on" }),
     batch_index: z
       .number()
       .int()
@@ -225,6 +226,7 @@ export const ChainResourceSchema = z
   .object({
     id: z.uuid(),
     status: ChainStatusSchema,
+    account: z.string().meta({ description: "the Kling account every step runs on" }),
     video_id: z.string().meta({ description: "the source video the first step extends" }),
     callback_url: z.string().nullable(),
     current_step: z.number().int().min(0).meta({ description: "index of the step running (or that failed)" }),
@@ -242,3 +244,23 @@ export const ChainResourceSchema = z
   })
   .meta({ id: "Chain" });
 export type ChainResource = z.infer<typeof ChainResourceSchema>;
+
+/** One Kling account as `GET /v1/accounts` shows it: its settings and state, never a credential. */
+export const AccountResourceSchema = z
+  .object({
+    name: z.string(),
+    mode: z.enum(["static", "jwt"]).meta({ description: "`static`: a bearer key (a proxy); `jwt`: access/secret key signing (the official API)" }),
+    base_url: z.string(),
+    path_prefix: z.string(),
+    enabled: z.boolean().meta({ description: "a disabled account takes no new jobs" }),
+    default: z.boolean().meta({ description: "where a job goes when neither its request nor its source video names an account" }),
+    max_in_flight: z.number().int().min(0).meta({ description: "the configured parallel-task ceiling; 0 = no cap" }),
+    in_flight: z.number().int().min(0).meta({ description: "slots our jobs hold on it now" }),
+    callback_signing: z.boolean().meta({ description: "callbacks from this account must carry a signature (secrets are never shown)" }),
+    paused_until: TimestampSchema.nullable().meta({ description: "set while upstream refuses the account (1100-1102): nothing is submitted to it until then" }),
+    paused_reason: z.string().nullable().meta({ description: "upstream's code and message that paused it" }),
+  })
+  .meta({ id: "Account" });
+export type AccountResource = z.infer<typeof AccountResourceSchema>;
+
+export const AccountListSchema = z.object({ data: z.array(AccountResourceSchema) }).meta({ id: "AccountList" });

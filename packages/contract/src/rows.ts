@@ -8,6 +8,7 @@ import type { JobEventSource, JobStatus } from "./statuses";
 export interface JobRow {
   id: string;
   batchId: string | null;
+  account: string;
   /** Position in the batch's `items` (0-based); null outside a batch and for jobs stored before it was recorded. */
   batchIndex: number | null;
   status: JobStatus;
@@ -97,6 +98,7 @@ export interface DeliveryRow {
 
 export interface ChainRow {
   id: string;
+  account: string;
   /** A `ChainStatus`: the column is text. */
   status: string;
   videoId: string;

@@ -7,3 +7,4 @@ export * from "./cursor";
 export * from "./logger";
 export * from "./ssrf";
 export * from "./random";
+export * from "./accounts";

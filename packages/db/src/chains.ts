@@ -1,14 +1,15 @@
 import { toChainResource, type ChainCreate, type ChainResource } from "@kex/contract";
+import { DEFAULT_ACCOUNT } from "@kex/core";
 import type { Db } from "./client";
 import type { Chain } from "./generated/client";
 import { insertChain } from "./sql/insert-chain";
 import { insertChainStepJob } from "./sql/insert-chain-step-job";
 
 /** Creates the chain and the job for its first step (which extends the source video). */
-export async function createChain(db: Db, args: { tenantId: string; input: ChainCreate; now?: Date }): Promise<{ chain: Chain; jobId: string }> {
+export async function createChain(db: Db, args: { tenantId: string; input: ChainCreate; /** Default `default`. */ account?: string; now?: Date }): Promise<{ chain: Chain; jobId: string }> {
   const now = args.now ?? new Date();
   return db.transaction(async (tx) => {
-    const chain = await insertChain(tx, { tenantId: args.tenantId, input: args.input, now });
+    const chain = await insertChain(tx, { tenantId: args.tenantId, input: args.input, account: args.account ?? DEFAULT_ACCOUNT, now });
     const jobId = await insertChainStepJob(tx, { chain, step: args.input.steps[0]!, index: 0, videoId: chain.videoId, now });
     return { chain, jobId };
   });

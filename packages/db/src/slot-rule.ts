@@ -22,9 +22,15 @@ const LEFT_RUNNING_SQL = `(status IN ${sqlList(LEFT_RUNNING_STATUSES)} AND upstr
 export const TASK_RUNNING_SQL = `(status IN ${sqlList(UPSTREAM_RUNNING_STATUSES)}
   OR ${LEFT_RUNNING_SQL})`;
 
-/** The job holds an account slot (SQL on `jobs`). */
+/** The job holds a slot of its account (SQL on `jobs`). */
 export const SLOT_SQL = `(status IN ${sqlList(SLOT_STATUSES)}
   OR ${LEFT_RUNNING_SQL})`;
+
+/**
+ * The job holds a slot of the account given as parameter `$n` (SQL on `jobs`). The parallel-task
+ * limit is upstream's per account, so slots are always counted per account.
+ */
+export const accountSlotSql = (param: number) => `(account = $${param} AND ${SLOT_SQL})`;
 
 /** `status IN` lists of the unfinished and the final statuses. */
 export const UNFINISHED_SQL_LIST = sqlList(JOB_STATUSES.filter((s) => !isTerminal(s)));

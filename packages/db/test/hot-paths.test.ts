@@ -125,6 +125,19 @@ describe("createBatch from the items' JSON, a chunk per statement", () => {
     expect(await db.prisma.jobEvent.count({ where: { jobId: { in: jobIds }, type: "created" } })).toBe(count);
   });
 
+  it("gives each job the account at its place, across chunks, next to its batch_index; none given = the default account", async () => {
+    const count = BATCH_INSERT_CHUNK_ITEMS + 3;
+    const items = encodeBatchItems(Array.from({ length: count }, (_, i) => ({ video_id: `acc-${i}`, prompt: "p" })));
+    const accounts = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? "a" : i % 3 === 1 ? "b" : "default"));
+    const { batch, jobIds } = await createBatch(db, { items, accounts });
+    const stored = await db.prisma.job.findMany({ where: { batchId: batch.id }, select: { id: true, videoId: true, account: true, batchIndex: true } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    expect(jobIds.map((id) => byId.get(id))).toEqual(jobIds.map((id, i) => ({ id, videoId: `acc-${i}`, account: accounts[i], batchIndex: i })));
+    const plain = await createBatch(db, { items: encodeBatchItems([{ video_id: "acc-x", prompt: "p" }]) });
+    expect((await getJob(db, plain.jobIds[0]!))?.account).toBe("default");
+    await expect(createBatch(db, { items, accounts: ["a"] })).rejects.toThrow("one account per item");
+  });
+
   it("is all or nothing: a row failing in the last chunk leaves no batch, no job and no event", async () => {
     const taken = await fullJob();
     const before = { batches: await db.prisma.batch.count(), jobs: await db.prisma.job.count(), events: await db.prisma.jobEvent.count() };

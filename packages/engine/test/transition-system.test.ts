@@ -177,7 +177,7 @@ describe("ClaimSystem", () => {
   it("answers every claim and coalesces concurrent ones into a few transactions", async () => {
     await db.prisma.job.updateMany({ where: { status: { in: ["queued", "submitting", "submitted", "processing"] } }, data: { status: "succeeded" } });
     const { jobIds } = await createBatch(db, { items: encodeBatchItems(Array.from({ length: 30 }, (_, i) => ({ video_id: `q${i}`, prompt: "p" }))) });
-    const batcher = new ClaimSystem({ db }, 25);
+    const batcher = new ClaimSystem({ db }, "default", 25);
     const outcomes = await Promise.all([...jobIds, jobIds[0]!].map((id) => batcher.claim(id)));
     expect(outcomes.filter((o) => o === "claimed")).toHaveLength(25);
     expect(outcomes.filter((o) => o === "no_slot")).toHaveLength(5);

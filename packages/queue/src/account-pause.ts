@@ -8,15 +8,16 @@ export interface AccountPause {
 }
 
 /**
- * "The upstream account is paused" (1100-1102: account exception, arrears, resource pack used up),
- * shared by every process through the queue backend: it ends by itself after the interval, and
- * `/readyz` reports it meanwhile. One implementation per queue backend, with the same contract tests.
+ * "This upstream account is paused" (1100-1102: account exception, arrears, resource pack used up),
+ * kept per account (by its name in the accounts registry: one account's pause never stops another's
+ * jobs) and shared by every process through the queue backend: it ends by itself after the interval,
+ * and `/readyz` reports it meanwhile. One implementation per queue backend, with the same contract tests.
  */
 export interface AccountPauseStore {
-  pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause>;
-  /** The pause in force, or null once it has expired or was cleared. */
-  current(): Promise<AccountPause | null>;
-  clear(): Promise<void>;
+  pause(account: string, args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause>;
+  /** The account's pause in force, or null once it has expired or was cleared. */
+  current(account: string): Promise<AccountPause | null>;
+  clear(account: string): Promise<void>;
 }
 
 function pauseOf(args: { code: number; message: string; durationMs: number; now?: Date }): AccountPause {
@@ -24,34 +25,35 @@ function pauseOf(args: { code: number; message: string; durationMs: number; now?
   return { code: args.code, message: args.message, until: new Date(now.getTime() + args.durationMs).toISOString() };
 }
 
-/** One Redis key with a TTL (`<prefix>:account-pause`). */
+/** One Redis key with a TTL per account (`<prefix>:account-pause:<account>`). */
 export class RedisAccountPauseStore implements AccountPauseStore {
-  private readonly key: string;
   constructor(
     private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.key = `${prefix}:account-pause`;
+    private readonly prefix: string,
+  ) {}
+
+  private key(account: string): string {
+    return `${this.prefix}:account-pause:${account}`;
   }
 
-  async pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
+  async pause(account: string, args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
     const pause = pauseOf(args);
-    await this.redis.set(this.key, JSON.stringify(pause), "PX", Math.max(1, args.durationMs));
+    await this.redis.set(this.key(account), JSON.stringify(pause), "PX", Math.max(1, args.durationMs));
     return pause;
   }
 
-  async current(): Promise<AccountPause | null> {
-    const raw = await this.redis.get(this.key);
+  async current(account: string): Promise<AccountPause | null> {
+    const raw = await this.redis.get(this.key(account));
     return raw ? (JSON.parse(raw) as AccountPause) : null;
   }
 
-  async clear(): Promise<void> {
-    await this.redis.del(this.key);
+  async clear(account: string): Promise<void> {
+    await this.redis.del(this.key(account));
   }
 }
 
 /**
- * One row of `<schema>.kex_account_pause` with an expiry on the database's clock, like the Redis
+ * One row per account (`key` = the account's name) of `<schema>.kex_account_pause` with an expiry on the database's clock, like the Redis
  * key's TTL: a pause past `expires_at` is never read, and the next pause overwrites it.
  */
 export class PostgresAccountPauseStore implements AccountPauseStore {
@@ -72,22 +74,25 @@ export class PostgresAccountPauseStore implements AccountPauseStore {
     )`;
   }
 
-  async pause(args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
+  async pause(account: string, args: { code: number; message: string; durationMs: number; now?: Date }): Promise<AccountPause> {
     const pause = pauseOf(args);
     await this.pool.query(
-      `INSERT INTO ${this.table} (key, pause, expires_at) VALUES ('account', $1, clock_timestamp() + make_interval(secs => $2::float8 / 1000))
+      `INSERT INTO ${this.table} (key, pause, expires_at) VALUES ($3, $1, clock_timestamp() + make_interval(secs => $2::float8 / 1000))
        ON CONFLICT (key) DO UPDATE SET pause = EXCLUDED.pause, expires_at = EXCLUDED.expires_at`,
-      [JSON.stringify(pause), Math.max(1, args.durationMs)],
+      [JSON.stringify(pause), Math.max(1, args.durationMs), account],
     );
     return pause;
   }
 
-  async current(): Promise<AccountPause | null> {
-    const { rows } = await this.pool.query<{ pause: AccountPause }>(`SELECT pause FROM ${this.table} WHERE key = 'account' AND expires_at > clock_timestamp()`);
+  async current(account: string): Promise<AccountPause | null> {
+    const { rows } = await this.pool.query<{ pause: AccountPause }>(
+      `SELECT pause FROM ${this.table} WHERE key = $1 AND expires_at > clock_timestamp()`,
+      [account],
+    );
     return rows[0]?.pause ?? null;
   }
 
-  async clear(): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.table} WHERE key = 'account'`);
+  async clear(account: string): Promise<void> {
+    await this.pool.query(`DELETE FROM ${this.table} WHERE key = $1`, [account]);
   }
 }

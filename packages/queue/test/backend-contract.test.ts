@@ -44,22 +44,34 @@ describe.each(kinds)("QueueBackend contract (%s)", (kind) => {
     const a = await open();
     const sameQueue = await createQueueBackend(opened.at(-1)!.tq.settings);
     try {
-      expect(await a.pauses.current()).toBeNull();
-      const pause = await a.pauses.pause({ code: 1102, message: "arrears", durationMs: 60_000, now: new Date("2026-01-01T00:00:00Z") });
+      expect(await a.pauses.current("default")).toBeNull();
+      const pause = await a.pauses.pause("default", { code: 1102, message: "arrears", durationMs: 60_000, now: new Date("2026-01-01T00:00:00Z") });
       expect(pause).toEqual({ code: 1102, message: "arrears", until: "2026-01-01T00:01:00.000Z" });
-      expect(await sameQueue.pauses.current()).toEqual(pause);
-      await sameQueue.pauses.clear();
-      expect(await a.pauses.current()).toBeNull();
-      await a.pauses.pause({ code: 1100, message: "exception", durationMs: 400 });
-      expect((await a.pauses.current())?.code).toBe(1100);
+      expect(await sameQueue.pauses.current("default")).toEqual(pause);
+      await sameQueue.pauses.clear("default");
+      expect(await a.pauses.current("default")).toBeNull();
+      await a.pauses.pause("default", { code: 1100, message: "exception", durationMs: 400 });
+      expect((await a.pauses.current("default"))?.code).toBe(1100);
       await sleep(700);
-      expect(await a.pauses.current()).toBeNull();
+      expect(await a.pauses.current("default")).toBeNull();
       // A new pause after an expired one is in force again.
-      await a.pauses.pause({ code: 1101, message: "again", durationMs: 60_000 });
-      expect((await sameQueue.pauses.current())?.code).toBe(1101);
+      await a.pauses.pause("default", { code: 1101, message: "again", durationMs: 60_000 });
+      expect((await sameQueue.pauses.current("default"))?.code).toBe(1101);
     } finally {
       await sameQueue.close();
     }
+  });
+
+  it("keeps pauses per account: pausing one account leaves the others running, clearing one leaves the others paused", async () => {
+    const a = await open();
+    await a.pauses.pause("acct-a", { code: 1102, message: "arrears", durationMs: 60_000 });
+    expect((await a.pauses.current("acct-a"))?.code).toBe(1102);
+    expect(await a.pauses.current("acct-b")).toBeNull();
+    expect(await a.pauses.current("default")).toBeNull();
+    await a.pauses.pause("acct-b", { code: 1101, message: "pack", durationMs: 60_000 });
+    await a.pauses.clear("acct-a");
+    expect(await a.pauses.current("acct-a")).toBeNull();
+    expect((await a.pauses.current("acct-b"))?.code).toBe(1101);
   });
 
   it("isolates queues by prefix: jobs, pause and rate limit of one are invisible to another", async () => {
@@ -73,8 +85,8 @@ describe.each(kinds)("QueueBackend contract (%s)", (kind) => {
     expect(await qa.getJobState("same-id")).toBe("waiting");
     expect(await qb.getJobState("same-id")).toBe("unknown");
     expect((await qb.getJobCounts("waiting")).waiting).toBe(0);
-    await a.pauses.pause({ code: 1102, message: "a only", durationMs: 60_000 });
-    expect(await b.pauses.current()).toBeNull();
+    await a.pauses.pause("default", { code: 1102, message: "a only", durationMs: 60_000 });
+    expect(await b.pauses.current("default")).toBeNull();
     const la = a.rateLimiter({ keyPrefix: "t", points: 1, durationSec: 10, insuranceLimiter: new RateLimiterMemory({ points: 1, duration: 10 }) });
     const lb = b.rateLimiter({ keyPrefix: "t", points: 1, durationSec: 10, insuranceLimiter: new RateLimiterMemory({ points: 1, duration: 10 }) });
     await la.consume("tenant");

@@ -1,5 +1,6 @@
 import { BatchCreateSchema, ChainCreateSchema, ExtensionCreateSchema, KeyCreateSchema, TenantCreateSchema } from "@kex/contract";
 import { createDocument, type oas31, type ZodOpenApiPathsObject } from "zod-openapi";
+import { accountOperations } from "../routes/accounts";
 import { cancelOperations } from "../routes/cancel";
 import { chainOperations } from "../routes/chains";
 import { deliveryOperations } from "../routes/deliveries";
@@ -24,6 +25,7 @@ const OPERATIONS: readonly ApiOperation[] = [
   ...deliveryOperations,
   ...keyOperations,
   ...webhookOperations,
+  ...accountOperations,
   ...healthOperations,
   ...metricsOperations,
   ...openApiOperations,

@@ -2,7 +2,9 @@ import { ChainCreateSchema, ChainResourceSchema, CHAIN_MAX_STEPS, VIDEO_TOO_LONG
 import type { Logger } from "@kex/core";
 import { createChain, getChainView, type Db } from "@kex/db";
 import type { Engine } from "@kex/engine";
+import type { AccountRegistry } from "@kex/core";
 import { Router } from "express";
+import { routeJobs } from "../account-routing";
 import { authOf } from "../auth";
 import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly, type EnqueueFn } from "../enqueue";
@@ -14,7 +16,7 @@ import { IdParams, TAGS, v1 } from "../openapi/operations";
  * is refused up front when it must be (steps × 4.5 s), and otherwise stopped at the step that would
  * pass it; a failed step stops the chain and `retry` resumes from it.
  */
-export function chainRoutes(deps: { db: Db; engine: Engine; enqueue: EnqueueFn; logger: Logger; checkCallbackUrls?: (urls: Array<{ field: string; url: string }>) => Promise<void> }): Router {
+export function chainRoutes(deps: { db: Db; engine: Engine; enqueue: EnqueueFn; logger: Logger; accounts: AccountRegistry; checkCallbackUrls?: (urls: Array<{ field: string; url: string }>) => Promise<void> }): Router {
   const { db } = deps;
   const router = Router();
 
@@ -22,7 +24,11 @@ export function chainRoutes(deps: { db: Db; engine: Engine; enqueue: EnqueueFn; 
     const input = parseOr400(ChainCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);
-    const { chain, jobId } = await createChain(db, { tenantId, input });
+    // The chain is pinned to its first step's account: every later step extends a video it produced.
+    const [account] = await routeJobs(db, deps.accounts, [
+      { named: input.account === undefined ? undefined : { account: input.account, field: "account" }, videoId: input.video_id, videoField: "video_id" },
+    ]);
+    const { chain, jobId } = await createChain(db, { tenantId, input, account: account! });
     await enqueueFairly(deps, tenantId, [jobId], req.log);
     req.log.info({ chainId: chain.id, jobId, steps: input.steps.length }, "chain created");
     res.status(202).json(await getChainView(db, tenantId, chain.id));
@@ -58,6 +64,7 @@ export const chainOperations = [
     tags: [TAGS.chains],
     body: { schema: ChainCreateSchema },
     ok: { status: 202, description: "the chain, its first step queued", schema: ChainResourceSchema },
+    errors: { 400: "or an unknown or disabled `account` (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: `account` is not the account that produced `video_id`" },
   }),
   v1.get("/chains/:id", {
     operationId: "getChain",

@@ -27,7 +27,9 @@ import {
   listJobs,
   type Db,
 } from "@kex/db";
+import type { AccountRegistry } from "@kex/core";
 import { Router } from "express";
+import { routeJobs } from "../account-routing";
 import { authOf } from "../auth";
 import { requireJsonBody } from "../body-parsing";
 import { enqueueFairly } from "../enqueue";
@@ -44,6 +46,8 @@ export interface ExtensionRouteDeps {
   /** For lines outside a request; request handlers log through `req.log` (it carries the request id). */
   logger: Logger;
   metrics: Pick<ApiMetrics, "jobsCreated">;
+  /** The Kling accounts jobs are routed to. */
+  accounts: AccountRegistry;
   /** Refuses callback URLs that point at internal addresses (400, rule `ssrf_blocked`); none = no check. */
   checkCallbackUrls?: CallbackUrlGuard;
 }
@@ -56,7 +60,10 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     const input = parseOr400(ExtensionCreateSchema, req.body);
     await deps.checkCallbackUrls?.(input.callback_url ? [{ field: "callback_url", url: input.callback_url }] : []);
     const { tenantId } = authOf(res);
-    const job = await createJob(db, { input, tenantId });
+    const [account] = await routeJobs(db, deps.accounts, [
+      { named: input.account === undefined ? undefined : { account: input.account, field: "account" }, videoId: input.video_id, videoField: "video_id" },
+    ]);
+    const job = await createJob(db, { input, tenantId, account: account! });
     metrics.jobsCreated.inc({ kind: "single" });
     await enqueueFairly(deps, tenantId, [job.id], req.log);
     req.log.info({ jobId: job.id }, "job created");
@@ -68,13 +75,14 @@ export function extensionRoutes(deps: ExtensionRouteDeps): Router {
     const batch = req.body as CheckedBatch;
     await deps.checkCallbackUrls?.(batch.callbackUrls);
     const { tenantId } = authOf(res);
+    const accounts = await routeJobs(db, deps.accounts, batch.routing);
     const jobIds = Array.from({ length: batch.items.count }, () => randomUUID());
     // The Redis enqueue runs next to the Postgres insert, not after it: each takes about as long as
     // the other for 10,000 jobs. A worker that picks a job before its row is committed hands it back
     // for a moment; if the insert fails, the request fails and those submits find no row and are dropped.
     const backlogBefore = await countQueued(db, tenantId);
     const [{ batch: created }] = await Promise.all([
-      createBatch(db, { items: batch.items, callbackUrl: batch.callbackUrl, tenantId, jobIds, name: batch.name, metadata: batch.metadata }),
+      createBatch(db, { items: batch.items, callbackUrl: batch.callbackUrl, tenantId, jobIds, name: batch.name, metadata: batch.metadata, accounts }),
       enqueueFairly(deps, tenantId, jobIds, req.log, { backlogBefore }),
     ]);
     metrics.jobsCreated.inc({ kind: "batch" }, jobIds.length);
@@ -138,6 +146,7 @@ export const extensionOperations = [
     tags: [TAGS.extensions],
     body: { schema: ExtensionCreateSchema },
     ok: { status: 202, description: "the job, stored and queued", schema: JobResourceSchema },
+    errors: { 400: "or an unknown or disabled `account` (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: `account` is not the account that produced `video_id`" },
   }),
   v1.get("/extensions", {
     operationId: "listExtensions",
@@ -172,6 +181,7 @@ export const extensionOperations = [
     tags: [TAGS.batches],
     body: { schema: BatchCreateSchema },
     ok: { status: 202, description: "the batch and its job ids, stored and queued", schema: BatchCreatedSchema },
+    errors: { 400: "or an unknown or disabled account (`rule: unknown_account`, `account_disabled`)", 409: "or `account_conflict`: an item's account is not the one that produced its video" },
   }),
   v1.get("/batches", {
     operationId: "listBatches",

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { DEFAULT_ACCOUNT } from "@kex/core";
 import type { EncodedBatchItems } from "../batch-items";
 import type { Db } from "../client";
 import { BATCH_SELECT } from "../columns";
@@ -12,13 +13,14 @@ const INSERT_BATCH = `INSERT INTO batches (id, tenant_id, total, callback_url, n
  * One chunk of items: their JSON array ($4, sent as its UTF-8 bytes: pg passes a buffer in binary
  * format, which for `json` is the text itself) paired by position with their job ids ($1). An item
  * without a callback_url takes the batch's ($5). Each job's `batch_index` is its item's position in
- * the request: the chunk's first index ($6) plus its place in the chunk.
+ * the request: the chunk's first index ($6) plus its place in the chunk. Each job runs on the account
+ * at its place in $7 (routed by the caller).
  */
 const INSERT_JOBS = `WITH j AS (
-    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, batch_index)
+    INSERT INTO jobs (id, tenant_id, batch_id, video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, batch_index, account)
     SELECT ids.id, $3, $2, item.video_id, item.prompt, item.negative_prompt, item.cfg_scale, coalesce(item.callback_url, $5), item.metadata,
-      $6::int + ids.n::int - 1
-    FROM ROWS FROM (unnest($1::uuid[])) WITH ORDINALITY AS ids(id, n)
+      $6::int + ids.n::int - 1, ids.account
+    FROM ROWS FROM (unnest($1::uuid[], $7::text[])) WITH ORDINALITY AS ids(id, account, n)
     JOIN ROWS FROM (json_to_recordset($4::json) AS (video_id text, prompt text, negative_prompt text, cfg_scale float8, callback_url text, metadata jsonb))
       WITH ORDINALITY AS item(video_id, prompt, negative_prompt, cfg_scale, callback_url, metadata, n) USING (n)
     RETURNING id
@@ -43,11 +45,14 @@ export async function createBatch(
     /** The batch's own label and JSON object (`name`, `metadata` of the request). */
     name?: string;
     metadata?: Record<string, unknown>;
+    /** The account of each item, in order (routed by the caller); unset = the default account for all. */
+    accounts?: readonly string[];
   },
 ): Promise<{ batch: Batch; jobIds: string[] }> {
   const { items } = args;
   const jobIds = args.jobIds ?? Array.from({ length: items.count }, () => randomUUID());
   if (jobIds.length !== items.count) throw new Error("createBatch: one job id per item");
+  if (args.accounts && args.accounts.length !== items.count) throw new Error("createBatch: one account per item");
   const batchId = randomUUID();
   const tenantId = args.tenantId ?? DEFAULT_TENANT_ID;
   const callbackUrl = args.callbackUrl ?? null;
@@ -63,8 +68,9 @@ export async function createBatch(
     let first = 0;
     for (const chunk of items.chunks) {
       const ids = jobIds.slice(first, first + chunk.count);
+      const accounts = args.accounts ? args.accounts.slice(first, first + chunk.count) : ids.map(() => DEFAULT_ACCOUNT);
       first += chunk.count;
-      const { rowCount } = await tx.query(prepared(INSERT_JOBS, [ids, batchId, tenantId, chunk.json, callbackUrl, first - chunk.count]));
+      const { rowCount } = await tx.query(prepared(INSERT_JOBS, [ids, batchId, tenantId, chunk.json, callbackUrl, first - chunk.count, accounts]));
       if (rowCount !== chunk.count) throw new Error(`createBatch: a chunk of ${chunk.count} items inserted ${rowCount} jobs`);
     }
     if (first !== items.count) throw new Error(`createBatch: the chunks hold ${first} items, not ${items.count}`);

@@ -8,9 +8,9 @@ import { TASK_RUNNING_SQL } from "../slot-rule";
  * Least recently looked at first, so polling rotates through them.
  */
 export function findJobsToReconcile(q: Queryable, args: { before: Date; limit: number }) {
-  return rows<{ id: string; upstream_task_id: string; status: JobStatus }>(
+  return rows<{ id: string; upstream_task_id: string; status: JobStatus; account: string }>(
     q,
-    `SELECT id, upstream_task_id, status FROM jobs
+    `SELECT id, upstream_task_id, status, account FROM jobs
      WHERE upstream_task_id IS NOT NULL
        AND ${TASK_RUNNING_SQL}
        AND COALESCE(polled_at, submitted_at, updated_at) < $1

@@ -23,5 +23,6 @@ export * from "./find-step-result";
 export * from "./claim-due-deliveries";
 export * from "./lock-delivery";
 export * from "./record-delivery-attempt";
+export * from "./video-owners";
 export * from "./find-webhook-message";
 export * from "./record-webhook-message";

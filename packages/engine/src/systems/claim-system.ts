@@ -2,7 +2,7 @@ import { claimManyForSubmit, type ClaimOutcome } from "@kex/db";
 import type { EngineResources } from "./systems";
 
 /**
- * Account-slot claims, coalesced per process: while one claim transaction runs, new requests wait,
+ * One account's slot claims, coalesced per process: while one claim transaction runs, new requests wait,
  * and the next transaction takes all of them (up to `maxBatch`). Under load a claim costs a share of
  * one advisory lock, one slot count and one commit instead of one of each; alone it costs the same.
  * Jobs get free slots in the order they asked.
@@ -12,11 +12,13 @@ export class ClaimSystem {
   private running = false;
 
   /**
+   * @param account the account whose slots this claims (one ClaimSystem per account: slots are per account)
    * @param maxInFlight the account's parallel-task cap (0 = none)
    * @param maxBatch claims per transaction at most (default 256)
    */
   constructor(
     private readonly resources: Pick<EngineResources, "db">,
+    private readonly account: string,
     private readonly maxInFlight: number,
     private readonly maxBatch = 256,
   ) {}
@@ -35,7 +37,11 @@ export class ClaimSystem {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          const outcomes = await claimManyForSubmit(this.resources.db, { jobIds: batch.map((p) => p.jobId), maxInFlight: this.maxInFlight });
+          const outcomes = await claimManyForSubmit(this.resources.db, {
+            jobIds: batch.map((p) => p.jobId),
+            account: this.account,
+            maxInFlight: this.maxInFlight,
+          });
           // The same job asked twice in one batch: only the first asker may own the claim.
           const answered = new Set<string>();
           for (const p of batch) {

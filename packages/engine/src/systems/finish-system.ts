@@ -1,5 +1,5 @@
 import type { JobStatus } from "@kex/core";
-import type { EventSource, Job, Queryable } from "@kex/db";
+import { recordVideoOwner, type EventSource, type Job, type Queryable } from "@kex/db";
 import type { ChainSystem } from "./chain-system";
 import type { OutboxSystem } from "./outbox-system";
 import type { EngineResources } from "./systems";
@@ -21,15 +21,21 @@ export class FinishSystem {
   ) {}
 
   /** Whether finishing this job writes more than its own row (then it takes a transaction; else one statement does). */
-  async writesWithin(job: Job): Promise<boolean> {
-    return job.chainId !== null || (await this.outbox.hasWebhooks(job));
+  async writesWithin(job: Job, to: JobStatus): Promise<boolean> {
+    // A success records which account produced its result video.
+    return to === "succeeded" || job.chainId !== null || (await this.outbox.hasWebhooks(job));
   }
 
   /**
-   * Inside the transaction that moved `jobs` (rows as written) to `to`: the outbound webhooks and the
+   * Inside the transaction that moved `jobs` (rows as written) to `to`: the owner of a result video
+   * (so a job extending it is routed to the account that made it), the outbound webhooks and the
    * chain advance. Returns the jobs this created, for `afterCommit` to enqueue.
    */
   async recordWithin(tx: Queryable, jobs: readonly Job[], to: JobStatus, now: Date): Promise<string[]> {
+    for (const job of jobs) {
+      if (job.status === "succeeded" && job.resultVideoId)
+        await recordVideoOwner(tx, { videoId: job.resultVideoId, account: job.account, jobId: job.id, now });
+    }
     await this.outbox.recordFinished(tx, jobs, to, now);
     const followUps: string[] = [];
     for (const job of jobs) {

@@ -78,7 +78,12 @@ export class ReconcilerSystem {
     let corrected = 0;
     for (const [i, row] of rows.entries()) {
       if (i > 0) await sleep(spacingMs);
-      const answer = await upstream.getTask(row.upstream_task_id);
+      const client = upstream(row.account);
+      if (!client) {
+        logger.warn({ jobId: row.id, account: row.account }, "reconciler: the job's account is not configured on this worker; not polled");
+        continue;
+      }
+      const answer = await client.getTask(row.upstream_task_id);
       await markPolled(db, row.id, this.resources.clock());
       if (answer.ok) {
         const result = await this.engine.applyUpstreamReport({ jobId: row.id, task: answer.data, source: "reconciler" });

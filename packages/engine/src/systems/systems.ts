@@ -1,4 +1,4 @@
-import type { Logger } from "@kex/core";
+import type { AccountRegistry, Logger } from "@kex/core";
 import type { Db } from "@kex/db";
 import type { KlingClient } from "@kex/kling";
 import type { Counter, JobsFinishedCounter } from "@kex/metrics";
@@ -25,7 +25,11 @@ export interface WorkerResources extends EngineResources {
   queue: SubmitQueue;
   /** The sweeper's job-state lookups, answered by the queue's store (Redis or Postgres). */
   queueStates: Pick<QueueBackend, "jobStates">;
-  upstream: KlingClient;
+  /** The Kling accounts (names, ceilings, enabled flags). */
+  accounts: AccountRegistry;
+  /** The upstream client of an account (undefined for a name this worker is not configured with). */
+  upstream: (account: string) => KlingClient | undefined;
+  /** Per-account pauses (1100-1102), shared by every process. */
   pauses: AccountPauseStore;
   metrics: EngineResources["metrics"] & {
     /** `kex_reconciler_corrections_total{kind}`. */

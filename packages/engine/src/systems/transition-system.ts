@@ -72,7 +72,7 @@ export class TransitionSystem {
       try {
         if (!writes) {
           await insertJobEvent(db, event);
-        } else if (!isFinishing(to) || !(await this.finish.writesWithin(job))) {
+        } else if (!isFinishing(to) || !(await this.finish.writesWithin(job, to))) {
           fresh = await updateJobWithEvent(db, job, data, event);
         } else {
           const done = await db.transaction(async (tx) => {
